@@ -1,0 +1,435 @@
+//! A small lexical pass that never fails: it finds comments, strings and brackets, and
+//! splits the harness body into *chunks* (runs of whole items) at safe boundaries.
+//!
+//! Why: pest stops at the first error. Parsing each chunk on its own lets one run report
+//! the errors of several items, and lets a missing `}` be reported where it belongs
+//! instead of at the end of the file.
+
+use crate::ast::Span;
+use crate::error::{SyntaxError, SyntaxErrorKind};
+
+/// A `# ...` comment: its span (from `#` to the end of the line, newline excluded) and
+/// its text without the `#` and without trailing whitespace.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RawComment {
+    pub span: Span,
+    pub text: String,
+}
+
+/// A run of whole items. `poisoned` chunks already have a lexical error reported
+/// (unterminated string, unclosed bracket) and are not handed to pest, so one mistake
+/// is reported once.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Chunk {
+    pub span: Span,
+    pub poisoned: bool,
+}
+
+/// What the lexical pass found.
+#[derive(Debug, Default)]
+pub struct Layout {
+    pub comments: Vec<RawComment>,
+    /// `harness NAME "desc"? {` — from the first non-trivia byte to just after the `{`.
+    pub header: Option<Span>,
+    /// Item chunks inside the harness body, in order.
+    pub chunks: Vec<Chunk>,
+    /// The harness's closing `}`.
+    pub close: Option<Span>,
+    pub errors: Vec<SyntaxError>,
+}
+
+/// Does `text` hold nothing but annotations (`@frozen`, `@evolve(..)`) and trivia? Such a
+/// chunk is glued to the item that follows it.
+fn annotations_only(text: &str) -> bool {
+    let mut any = false;
+    for line in text.lines() {
+        let line = line.trim();
+        if line.is_empty() || line.starts_with('#') {
+            continue;
+        }
+        if !line.starts_with('@') {
+            return false;
+        }
+        any = true;
+    }
+    any
+}
+
+/// Words that start a top-level item when they begin a line.
+const ITEM_KEYWORDS: [&str; 3] = ["prompt", "tool", "on"];
+
+struct Scanner<'a> {
+    src: &'a str,
+    bytes: &'a [u8],
+    pos: usize,
+    layout: Layout,
+    /// Set when the current chunk had a lexical error.
+    poisoned: bool,
+}
+
+pub fn scan(src: &str) -> Layout {
+    let mut s = Scanner {
+        src,
+        bytes: src.as_bytes(),
+        pos: 0,
+        layout: Layout::default(),
+        poisoned: false,
+    };
+    s.run();
+    s.layout
+}
+
+fn is_ident_start(b: u8) -> bool {
+    b.is_ascii_alphabetic() || b == b'_'
+}
+fn is_ident_char(b: u8) -> bool {
+    b.is_ascii_alphanumeric() || b == b'_'
+}
+
+impl<'a> Scanner<'a> {
+    fn peek(&self) -> Option<u8> {
+        self.bytes.get(self.pos).copied()
+    }
+
+    fn at(&self, s: &str) -> bool {
+        self.src[self.pos..].starts_with(s)
+    }
+
+    /// Skips spaces, newlines and comments (recording comments).
+    fn skip_trivia(&mut self) {
+        while let Some(b) = self.peek() {
+            if b == b' ' || b == b'\t' || b == b'\r' || b == b'\n' {
+                self.pos += 1;
+            } else if b == b'#' {
+                self.comment();
+            } else {
+                break;
+            }
+        }
+    }
+
+    fn comment(&mut self) {
+        let start = self.pos;
+        let end = self.src[start..]
+            .find('\n')
+            .map(|i| start + i)
+            .unwrap_or(self.src.len());
+        let text = self.src[start + 1..end].trim_end().to_string();
+        self.layout.comments.push(RawComment {
+            span: Span::new(start, end),
+            text,
+        });
+        self.pos = end;
+    }
+
+    /// Skips a string literal starting at `pos` (which is at `"`). Reports an
+    /// unterminated string and returns false in that case.
+    fn string(&mut self) -> bool {
+        let start = self.pos;
+        if self.at("\"\"\"") {
+            match self.src[start + 3..].find("\"\"\"") {
+                Some(i) => {
+                    self.pos = start + 3 + i + 3;
+                    true
+                }
+                None => {
+                    self.pos = self.src.len();
+                    self.error(
+                        SyntaxErrorKind::UnterminatedString,
+                        Span::new(start, start + 3),
+                        "unterminated triple-quoted string".into(),
+                        Some("close it with `\"\"\"`".into()),
+                    );
+                    false
+                }
+            }
+        } else {
+            self.pos += 1;
+            while let Some(b) = self.peek() {
+                match b {
+                    b'"' => {
+                        self.pos += 1;
+                        return true;
+                    }
+                    b'\\' => {
+                        self.pos += 1;
+                        if self.peek().is_some_and(|c| c != b'\n') {
+                            self.advance_char();
+                        }
+                    }
+                    b'\n' => break,
+                    _ => self.advance_char(),
+                }
+            }
+            self.error(
+                SyntaxErrorKind::UnterminatedString,
+                Span::new(start, start + 1),
+                "unterminated string".into(),
+                Some("a `\"...\"` string ends on its own line; use `\"\"\"` for text over several lines".into()),
+            );
+            false
+        }
+    }
+
+    fn advance_char(&mut self) {
+        let ch = self.src[self.pos..].chars().next();
+        self.pos += ch.map(char::len_utf8).unwrap_or(1);
+    }
+
+    fn error(&mut self, kind: SyntaxErrorKind, span: Span, message: String, help: Option<String>) {
+        self.layout.errors.push(SyntaxError {
+            kind,
+            span,
+            message,
+            label: None,
+            help,
+        });
+    }
+
+    fn ident_at(&self, pos: usize) -> &'a str {
+        let rest = &self.src[pos..];
+        let len = rest.bytes().take_while(|b| is_ident_char(*b)).count();
+        &rest[..len]
+    }
+
+    /// Is `pos` the first non-blank byte of its line?
+    fn line_start(&self, pos: usize) -> bool {
+        self.src[..pos]
+            .bytes()
+            .rev()
+            .take_while(|b| *b != b'\n')
+            .all(|b| b == b' ' || b == b'\t' || b == b'\r')
+    }
+
+    /// Could an item begin at `pos` (first token of a line, at bracket depth 0)?
+    fn item_start_here(&self, pos: usize) -> bool {
+        let b = self.bytes[pos];
+        if b == b'@' {
+            return true;
+        }
+        if !is_ident_start(b) {
+            return false;
+        }
+        let word = self.ident_at(pos);
+        if ITEM_KEYWORDS.contains(&word) {
+            return true;
+        }
+        // A section: `name {`.
+        let after = self.src[pos + word.len()..].trim_start_matches([' ', '\t']);
+        after.starts_with('{')
+    }
+
+    /// A line beginning with `tool x`, `prompt x` or `on x` inside brackets almost surely
+    /// means a closer is missing above it: recover there.
+    fn looks_like_item_inside_block(&self, pos: usize) -> bool {
+        let b = self.bytes[pos];
+        if !is_ident_start(b) {
+            return false;
+        }
+        let word = self.ident_at(pos);
+        if !ITEM_KEYWORDS.contains(&word) {
+            return false;
+        }
+        let rest = &self.src[pos + word.len()..];
+        let trimmed = rest.trim_start_matches([' ', '\t']);
+        trimmed.len() < rest.len() && trimmed.bytes().next().is_some_and(is_ident_start)
+    }
+
+    /// The offset of the next non-trivia byte after `pos`, if any.
+    fn next_token_after(&self, pos: usize) -> Option<usize> {
+        let mut at = pos;
+        loop {
+            let rest = &self.src[at..];
+            let trimmed = rest.trim_start();
+            at += rest.len() - trimmed.len();
+            if trimmed.is_empty() {
+                return None;
+            }
+            if trimmed.starts_with('#') {
+                at += trimmed.find('\n').unwrap_or(trimmed.len());
+            } else {
+                return Some(at);
+            }
+        }
+    }
+
+    fn run(&mut self) {
+        self.skip_trivia();
+        if self.pos >= self.src.len() {
+            self.error(
+                SyntaxErrorKind::MissingHeader,
+                Span::new(self.pos, self.pos),
+                "this file declares no harness".into(),
+                Some("a harness file holds one `harness NAME { ... }` block".into()),
+            );
+            return;
+        }
+        let header_start = self.pos;
+        // The header runs to the first `{` outside strings and comments.
+        let mut header_end = None;
+        while let Some(b) = self.peek() {
+            match b {
+                b'{' => {
+                    self.pos += 1;
+                    header_end = Some(self.pos);
+                    break;
+                }
+                b'"' => {
+                    self.string();
+                }
+                b'#' => self.comment(),
+                _ => self.advance_char(),
+            }
+        }
+        let Some(header_end) = header_end else {
+            self.error(
+                SyntaxErrorKind::MissingHeader,
+                Span::new(header_start, self.src.len()),
+                "expected `harness NAME { ... }`".into(),
+                Some("a harness file holds one `harness NAME { ... }` block".into()),
+            );
+            return;
+        };
+        self.layout.header = Some(Span::new(header_start, header_end));
+        self.body(header_end);
+    }
+
+    fn body(&mut self, body_start: usize) {
+        let mut depth: usize = 0;
+        let mut chunk_start: Option<usize> = None;
+        // Opening brackets of the current chunk, for "unclosed" reports.
+        let mut open: Vec<(u8, usize)> = Vec::new();
+        self.pos = body_start;
+        loop {
+            self.skip_trivia();
+            let Some(b) = self.peek() else {
+                // End of file inside the body.
+                if !open.is_empty() {
+                    // The harness's own `}` closed an item: report the item's bracket.
+                    self.poisoned = true;
+                    let (ch, at) = open[0];
+                    self.unclosed(ch, at);
+                    if let Some(start) = chunk_start {
+                        self.finish_chunk(start, self.pos);
+                    }
+                    return;
+                }
+                if let Some(start) = chunk_start {
+                    self.finish_chunk(start, self.pos);
+                }
+                let header = self.layout.header.unwrap_or_default();
+                self.error(
+                    SyntaxErrorKind::Unclosed,
+                    Span::new(header.end.saturating_sub(1), header.end),
+                    "this `{` of the harness is never closed".into(),
+                    Some("add `}` at the end of the file".into()),
+                );
+                return;
+            };
+            let pos = self.pos;
+            if depth == 0 && self.line_start(pos) && b != b'}' && self.item_start_here(pos) {
+                if let Some(start) = chunk_start {
+                    // `@frozen` on its own line belongs to the item below it.
+                    if !annotations_only(&self.src[start..pos]) {
+                        self.finish_chunk(start, pos);
+                        chunk_start = Some(pos);
+                    }
+                } else {
+                    chunk_start = Some(pos);
+                }
+            } else if depth > 0 && self.line_start(pos) && self.looks_like_item_inside_block(pos) {
+                for (ch, at) in open.drain(..) {
+                    self.unclosed(ch, at);
+                }
+                depth = 0;
+                if let Some(start) = chunk_start {
+                    self.skip_chunk(start, pos);
+                }
+                chunk_start = Some(pos);
+            } else if chunk_start.is_none() && b != b'}' {
+                chunk_start = Some(pos);
+            }
+            match b {
+                b'"' => {
+                    if !self.string() {
+                        self.poisoned = true;
+                    }
+                }
+                b'{' | b'(' | b'[' => {
+                    depth += 1;
+                    open.push((b, pos));
+                    self.pos += 1;
+                }
+                b'}' | b')' | b']' => {
+                    if depth == 0 {
+                        let next = self.next_token_after(pos + 1);
+                        let closes = b == b'}' && next.is_none_or(|n| !self.item_start_here(n));
+                        if closes {
+                            if let Some(n) = next {
+                                self.error(
+                                    SyntaxErrorKind::TrailingText,
+                                    Span::new(n, self.src.len()),
+                                    "text after the end of the harness".into(),
+                                    Some("a file holds one harness; everything belongs inside its `{ ... }`".into()),
+                                );
+                            }
+                            if let Some(start) = chunk_start {
+                                self.finish_chunk(start, pos);
+                            }
+                            self.layout.close = Some(Span::new(pos, pos + 1));
+                            self.pos = pos + 1;
+                            self.skip_trivia();
+                            return;
+                        }
+                        self.error(
+                            SyntaxErrorKind::Unmatched,
+                            Span::new(pos, pos + 1),
+                            format!("unmatched `{}`", b as char),
+                            Some("remove it, or add the opening bracket it closes".into()),
+                        );
+                        if let Some(start) = chunk_start.take() {
+                            self.skip_chunk(start, pos);
+                        }
+                        self.pos = pos + 1;
+                        continue;
+                    }
+                    depth -= 1;
+                    open.pop();
+                    self.pos += 1;
+                }
+                _ => self.advance_char(),
+            }
+        }
+    }
+
+    fn unclosed(&mut self, ch: u8, at: usize) {
+        let close = match ch {
+            b'{' => '}',
+            b'(' => ')',
+            _ => ']',
+        };
+        self.error(
+            SyntaxErrorKind::Unclosed,
+            Span::new(at, at + 1),
+            format!("this `{}` is never closed", ch as char),
+            Some(format!("add `{close}` where the block ends")),
+        );
+    }
+
+    fn finish_chunk(&mut self, start: usize, end: usize) {
+        let end = start + self.src[start..end].trim_end().len();
+        if end > start {
+            self.layout.chunks.push(Chunk {
+                span: Span::new(start, end),
+                poisoned: self.poisoned,
+            });
+        }
+        self.poisoned = false;
+    }
+
+    /// A chunk already reported as broken by the lexical pass: not handed to pest.
+    fn skip_chunk(&mut self, start: usize, end: usize) {
+        self.poisoned = true;
+        self.finish_chunk(start, end);
+    }
+}

@@ -1,0 +1,1 @@
+//! Placeholder crate. Nothing is implemented here yet; see docs/ARCHITECTURE.md.
