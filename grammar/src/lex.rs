@@ -40,19 +40,93 @@ pub struct Layout {
 
 /// Does `text` hold nothing but annotations (`@frozen`, `@evolve(..)`) and trivia? Such a
 /// chunk is glued to the item that follows it.
+///
+/// Token-based rather than line-based: an annotation argument may be a triple-quoted
+/// string whose lines do not start with `@` (`@evolve(x = """` … `""")`), and a `#` or a
+/// bracket inside a string is not a comment or a bracket.
 fn annotations_only(text: &str) -> bool {
+    let bytes = text.as_bytes();
+    let mut at = 0;
     let mut any = false;
-    for line in text.lines() {
-        let line = line.trim();
-        if line.is_empty() || line.starts_with('#') {
-            continue;
+    while let Some(&b) = bytes.get(at) {
+        match b {
+            b' ' | b'\t' | b'\r' | b'\n' => at += 1,
+            b'#' => at = line_end(text, at),
+            b'@' => {
+                any = true;
+                at += 1;
+                at += bytes[at..]
+                    .iter()
+                    .take_while(|b| is_ident_char(**b))
+                    .count();
+                at += bytes[at..]
+                    .iter()
+                    .take_while(|b| matches!(b, b' ' | b'\t'))
+                    .count();
+                if bytes.get(at) == Some(&b'(') {
+                    at = parens_end(text, at);
+                }
+            }
+            _ => return false,
         }
-        if !line.starts_with('@') {
-            return false;
-        }
-        any = true;
     }
     any
+}
+
+/// The offset of the `\n` ending the line holding `at` (or the end of `text`).
+fn line_end(text: &str, at: usize) -> usize {
+    text[at..].find('\n').map_or(text.len(), |n| at + n)
+}
+
+/// The offset just after the `)` matching the `(` at `at`, skipping strings and comments;
+/// the end of `text` if it is never closed.
+fn parens_end(text: &str, mut at: usize) -> usize {
+    let bytes = text.as_bytes();
+    let mut depth = 0usize;
+    while let Some(&b) = bytes.get(at) {
+        match b {
+            b'"' => at = string_end(text, at),
+            b'#' => at = line_end(text, at),
+            b'(' => {
+                depth += 1;
+                at += 1;
+            }
+            b')' => {
+                depth = depth.saturating_sub(1);
+                at += 1;
+                if depth == 0 {
+                    return at;
+                }
+            }
+            _ => at += 1,
+        }
+    }
+    text.len()
+}
+
+/// The offset just after the string literal starting at `at` (a `"`): after the closing
+/// `"""` of a triple-quoted string, after the closing `"` of a plain one. An unterminated
+/// plain string ends at its line's end, an unterminated triple one at the end of `text`.
+pub(crate) fn string_end(text: &str, at: usize) -> usize {
+    if text[at..].starts_with("\"\"\"") {
+        return text[at + 3..]
+            .find("\"\"\"")
+            .map_or(text.len(), |n| at + 3 + n + 3);
+    }
+    let mut chars = text[at + 1..].char_indices();
+    while let Some((i, c)) = chars.next() {
+        match c {
+            '"' => return at + 1 + i + 1,
+            '\n' => return at + 1 + i,
+            '\\' => {
+                if let Some((j, '\n')) = chars.next() {
+                    return at + 1 + j;
+                }
+            }
+            _ => {}
+        }
+    }
+    text.len()
 }
 
 /// Words that start a top-level item when they begin a line.

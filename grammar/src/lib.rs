@@ -9,7 +9,11 @@ pub mod comments;
 pub mod error;
 pub mod lex;
 pub mod parser;
+pub mod paths;
+pub mod printer;
 
 pub use ast::*;
 pub use error::{SyntaxError, SyntaxErrorKind};
 pub use parser::{parse, Parsed};
+pub use paths::{find, node_paths, NodeRef};
+pub use printer::{format_source, print, without_spans};

@@ -193,9 +193,15 @@ impl<'e> Builder<'e> {
         Builder { offset, errors }
     }
 
+    /// The pair's span without trailing whitespace and comments. pest's implicit skip
+    /// before an optional tail that then does not match (`tool a()` + `tool_options?`,
+    /// `detector`'s `(args)?`, `and_expr`'s `(and x)*`) stays inside the pair, so
+    /// `tool a() # note` would otherwise span the comment, which then could not be
+    /// attached as the tool's trailing comment.
     fn span(&self, pair: &Pair<'_, Rule>) -> Span {
         let s = pair.as_span();
-        Span::new(s.start() + self.offset, s.end() + self.offset)
+        let start = s.start() + self.offset;
+        Span::new(start, start + tokens_end(s.as_str()))
     }
 
     fn error(&mut self, kind: SyntaxErrorKind, span: Span, message: String, help: Option<&str>) {
@@ -938,6 +944,29 @@ impl<'e> Builder<'e> {
         }
         out
     }
+}
+
+/// The end of the last token in `text`, which starts at a token boundary: trailing
+/// whitespace and comments are excluded; strings are skipped whole, so a `#` inside one
+/// is not taken for a comment.
+fn tokens_end(text: &str) -> usize {
+    let bytes = text.as_bytes();
+    let (mut at, mut end) = (0, 0);
+    while let Some(&b) = bytes.get(at) {
+        match b {
+            b' ' | b'\t' | b'\r' | b'\n' => at += 1,
+            b'#' => at = text[at..].find('\n').map_or(bytes.len(), |n| at + n),
+            b'"' => {
+                at = lex::string_end(text, at);
+                end = at;
+            }
+            _ => {
+                at += 1;
+                end = at;
+            }
+        }
+    }
+    end
 }
 
 fn unreachable_cond() -> Cond {
