@@ -1,1 +1,158 @@
-fn main() {}
+//! The `harnessx` command-line tool.
+//!
+//! Thin by design: argument parsing, file IO, atomic writes and exit codes. Everything
+//! about the language lives in `harnessx-syntax` and `harnessx-compiler`.
+
+mod check;
+mod fmt;
+mod input;
+mod output;
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand, ValueEnum};
+
+/// Exit statuses shared by every subcommand.
+pub mod exit {
+    /// Success: no errors found, nothing to change.
+    pub const OK: u8 = 0;
+    /// The input has errors (`check`), has syntax errors or would be reformatted (`fmt`).
+    pub const FAILED: u8 = 1;
+    /// Bad usage or an input/output error (unreadable file, unwritable directory).
+    pub const USAGE_OR_IO: u8 = 2;
+}
+
+const EXIT_STATUS: &str = "\
+Exit status:
+  0  success
+  1  the input has errors, or `fmt --check` found files to reformat
+  2  bad usage, or a file could not be read or written";
+
+const AFTER_HELP: &str = "\
+Examples:
+  harnessx check examples/*.harness
+  harnessx check --format json examples/household.harness
+  harnessx fmt --check examples/
+  harnessx fmt - < messy.harness
+
+Exit status (all commands):
+  0  success
+  1  the input has errors, or `fmt --check` found files to reformat
+  2  bad usage, or a file could not be read or written
+
+Run `harnessx help <COMMAND>` for the options of one command.";
+
+/// A language and compiler for agent harnesses.
+///
+/// A `.harness` file declares everything around a language model that makes it an agent:
+/// prompts, typed tools, the step loop, the context budget and guard rules on hooks.
+#[derive(Debug, Parser)]
+#[command(name = "harnessx", version, after_help = AFTER_HELP)]
+#[command(propagate_version = true, arg_required_else_help = true)]
+struct Cli {
+    /// When to color diagnostics: `auto` colors them when standard error is a terminal
+    /// and the NO_COLOR environment variable is unset.
+    #[arg(long, value_enum, default_value_t = ColorChoice::Auto, global = true)]
+    color: ColorChoice,
+
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Parse and check .harness files, reporting every error and warning.
+    ///
+    /// Human output (the default) writes the diagnostics and then a one-line summary
+    /// ("checked 3 files: 2 errors, 1 warning") to standard error; nothing is written to
+    /// standard output. JSON output writes one JSON document to standard output and nothing
+    /// else; see `--format`.
+    ///
+    /// Exits 0 when no file has an error (warnings are allowed), 1 when any file has an
+    /// error, 2 on bad usage or when a file cannot be read.
+    #[command(after_help = EXIT_STATUS)]
+    Check(CheckArgs),
+
+    /// Rewrite .harness files in their canonical form.
+    ///
+    /// Files are rewritten in place, atomically: the new text goes to a temporary file in
+    /// the same directory, which then replaces the original. A file with syntax errors is
+    /// never touched; its diagnostics are shown on standard error and the exit status is 1.
+    /// A summary is written to standard error.
+    ///
+    /// With `--check`, nothing is written: the paths of the files that would change are
+    /// printed on standard output, one per line, and the exit status is 1 if there is any.
+    ///
+    /// `harnessx fmt -` reads standard input and writes the formatted text to standard
+    /// output (with `--check`, it writes nothing and only sets the exit status).
+    #[command(after_help = EXIT_STATUS)]
+    Fmt(FmtArgs),
+}
+
+#[derive(Debug, clap::Args)]
+struct CheckArgs {
+    /// Files to check. A directory stands for every `*.harness` file below it; `-` reads
+    /// standard input.
+    #[arg(required = true, value_name = "FILES")]
+    files: Vec<String>,
+
+    /// Output format. `human`: rendered diagnostics with source excerpts on standard error.
+    /// `json`: on standard output, an object
+    /// `{"files": [{"file", "errors", "warnings", "diagnostics": [..]}], "errors", "warnings"}`
+    /// where each diagnostic has `code`, `severity`, `message`, `help`, `notes`, `file`,
+    /// `primary` and `secondary` labels (byte offsets, and 1-based lines and columns).
+    /// A file that could not be read has an `io_error` message instead of diagnostics.
+    #[arg(long, value_enum, default_value_t = Format::Human)]
+    format: Format,
+}
+
+#[derive(Debug, clap::Args)]
+struct FmtArgs {
+    /// Write nothing; list the files that are not in canonical form and exit 1 if any.
+    #[arg(long)]
+    check: bool,
+
+    /// Files to format. A directory stands for every `*.harness` file below it; `-` reads
+    /// standard input and writes standard output.
+    #[arg(required = true, value_name = "FILES")]
+    files: Vec<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Format {
+    /// Diagnostics rendered for people, on standard error.
+    Human,
+    /// One JSON document on standard output.
+    Json,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ColorChoice {
+    /// Color when standard error is a terminal and NO_COLOR is unset.
+    Auto,
+    /// Always emit ANSI colors.
+    Always,
+    /// Never emit ANSI colors.
+    Never,
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let color = output::use_color(cli.color);
+    let code = match cli.command {
+        Command::Check(args) => check::run(&args.files, args.format, color),
+        Command::Fmt(args) => fmt::run(&args.files, args.check, color),
+    };
+    ExitCode::from(code)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn cli_definition_is_consistent() {
+        Cli::command().debug_assert();
+    }
+}
