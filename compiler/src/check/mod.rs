@@ -11,8 +11,16 @@
 //! not type-check, so a node with an error is reported once, by the earliest stage.
 
 pub mod codes;
+mod ctx;
+mod evolve;
+mod names;
+mod semantics;
+mod types;
+mod value;
 
 use harnessx_syntax::File;
+
+use ctx::Ctx;
 
 use crate::diagnostic::Diagnostic;
 
@@ -34,6 +42,14 @@ impl Default for Options {
 
 /// Runs all stages over a file and returns their diagnostics (unsorted).
 pub fn check(file: &File, options: Options) -> Vec<Diagnostic> {
-    let _ = (file, options);
-    Vec::new()
+    let Some(harness) = &file.harness else {
+        // No header: the parser has reported it, and there is nothing to check.
+        return Vec::new();
+    };
+    let ctx = Ctx::new(harness);
+    let mut out = Vec::new();
+    names::run(&ctx, &mut out);
+    types::run(&ctx, &mut out);
+    semantics::run(&ctx, options.require_items, &mut out);
+    out
 }
