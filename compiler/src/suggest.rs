@@ -65,7 +65,7 @@ where
     }
 }
 
-/// `a`, `b` and `c` → "`a`, `b`, `c`".
+/// `a`, `b`, `c` → "`a`, `b`, `c`".
 pub fn list<'a, I>(items: I) -> String
 where
     I: IntoIterator<Item = &'a str>,
@@ -75,6 +75,19 @@ where
         .map(|s| format!("`{s}`"))
         .collect::<Vec<_>>()
         .join(", ")
+}
+
+/// `a`, `b`, `c` → "`a`, `b` and `c`".
+pub fn list_and<'a, I>(items: I) -> String
+where
+    I: IntoIterator<Item = &'a str>,
+{
+    let mut quoted: Vec<String> = items.into_iter().map(|s| format!("`{s}`")).collect();
+    match quoted.pop() {
+        None => String::new(),
+        Some(last) if quoted.is_empty() => last,
+        Some(last) => format!("{} and {last}", quoted.join(", ")),
+    }
 }
 
 #[cfg(test)]
@@ -153,6 +166,14 @@ mod tests {
             did_you_mean_or_list("zzz", ["a_b", "c_d"], "expected one of"),
             "expected one of: `a_b`, `c_d`"
         );
+    }
+
+    #[test]
+    fn lists() {
+        assert_eq!(list(["a", "b"]), "`a`, `b`");
+        assert_eq!(list_and(["a", "b", "c"]), "`a`, `b` and `c`");
+        assert_eq!(list_and(["a"]), "`a`");
+        assert_eq!(list_and([]), "");
     }
 
     #[test]

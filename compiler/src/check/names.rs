@@ -387,6 +387,15 @@ fn condition(ctx: &Ctx, atom: &Cond, out: &mut Vec<Diagnostic>) {
             if n.is_empty() || schema::subject(n).is_some() {
                 return;
             }
+            let help = if schema::metric(n).is_some() {
+                format!("`{n}` is a number: compare it, like `{n} >= 10`")
+            } else {
+                suggest::did_you_mean_or_list(
+                    n,
+                    schema::SUBJECTS.iter().map(|s| s.name),
+                    "the texts that can be matched are",
+                )
+            };
             out.push(
                 Diagnostic::error(
                     codes::UNKNOWN_SUBJECT,
@@ -394,11 +403,7 @@ fn condition(ctx: &Ctx, atom: &Cond, out: &mut Vec<Diagnostic>) {
                     subject.span,
                     "not a text to match",
                 )
-                .with_help(suggest::did_you_mean_or_list(
-                    n,
-                    schema::SUBJECTS.iter().map(|s| s.name),
-                    "the texts that can be matched are",
-                )),
+                .with_help(help),
             );
         }
         CondKind::And(_) | CondKind::Or(_) | CondKind::Not(_) => {}

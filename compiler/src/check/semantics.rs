@@ -213,7 +213,7 @@ fn action(hook: Hook, a: &Action, is_fallback: bool, out: &mut Vec<Diagnostic>) 
 }
 
 fn can_fail_list() -> String {
-    crate::suggest::list(
+    crate::suggest::list_and(
         schema::ACTIONS
             .iter()
             .filter(|a| a.can_fail)

@@ -163,7 +163,11 @@ pub fn mismatch(expected: &str, v: &Value, what: &str) -> Diagnostic {
 
 /// A type mismatch with a help line that shows the fix where there is an obvious one.
 fn mismatch_help(ty: FieldType, v: &Value, what: &str) -> Diagnostic {
-    let d = mismatch(ty.describe(), v, what);
+    let expected = match ty {
+        FieldType::Enum(vs) => format!("one of {}", suggest::list(vs.iter().copied())),
+        _ => ty.describe().to_string(),
+    };
+    let d = mismatch(&expected, v, what);
     let help = match (ty, &v.kind) {
         (FieldType::Tokens { .. }, ValueKind::Int(n)) => Some(format!("write `{n} tokens`")),
         (FieldType::Duration { .. }, ValueKind::Int(n)) => {
