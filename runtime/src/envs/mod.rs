@@ -1,0 +1,6 @@
+//! Small built-in environments. The real ones (`household`, `flaky_api`, the stdio bridge)
+//! come later; [`KeyDoor`] exists to test the engine.
+
+mod key_door;
+
+pub use key_door::{Fault, FaultKind, KeyDoor};

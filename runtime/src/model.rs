@@ -1,0 +1,213 @@
+//! The model interface, and a scripted model for tests.
+
+use std::fmt;
+
+use serde::{Deserialize, Serialize};
+
+use crate::call::{ToolCall, ToolSpec};
+use crate::context::estimate_tokens;
+use crate::ir::Decoding;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Role {
+    System,
+    User,
+    Assistant,
+    Tool,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Message {
+    pub role: Role,
+    pub content: String,
+}
+
+/// Everything a backend needs for one completion.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ModelRequest {
+    pub messages: Vec<Message>,
+    pub tools: Vec<ToolSpec>,
+    pub temperature: f64,
+    pub max_tokens: u32,
+    pub top_p: Option<f64>,
+    pub decoding: Decoding,
+    /// Derived from the episode seed and the call index, so every call of an episode has
+    /// its own reproducible seed.
+    pub seed: u64,
+    /// The environment's admissible actions (constrained decoding may turn them into an
+    /// enum in the schema).
+    pub admissible: Vec<String>,
+    /// The environment's expert action. **Simulation only**: the simulated model family
+    /// uses it to act competently; every real backend must ignore it.
+    pub expert: Option<ToolCall>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ModelResponse {
+    pub text: String,
+    pub prompt_tokens: u64,
+    pub completion_tokens: u64,
+    /// Simulated or measured latency; it advances the episode's virtual clock.
+    pub latency_ms: u64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case", tag = "error", content = "message")]
+pub enum ModelError {
+    /// A scripted or replayed model has no reply left.
+    Exhausted,
+    /// The backend failed (transport, HTTP status, malformed reply...).
+    Backend(String),
+    Timeout,
+}
+
+impl fmt::Display for ModelError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ModelError::Exhausted => write!(f, "the model has no replies left"),
+            ModelError::Backend(m) => write!(f, "model backend error: {m}"),
+            ModelError::Timeout => write!(f, "model timed out"),
+        }
+    }
+}
+
+impl std::error::Error for ModelError {}
+
+pub trait Model {
+    fn complete(&mut self, req: &ModelRequest) -> Result<ModelResponse, ModelError>;
+}
+
+impl<M: Model + ?Sized> Model for &mut M {
+    fn complete(&mut self, req: &ModelRequest) -> Result<ModelResponse, ModelError> {
+        (**self).complete(req)
+    }
+}
+
+/// Prompt tokens of a request under the runtime's estimate (see [`estimate_tokens`]): what
+/// test models report, so token accounting is checkable by hand.
+pub fn request_tokens(req: &ModelRequest) -> u64 {
+    req.messages
+        .iter()
+        .map(|m| estimate_tokens(&m.content))
+        .sum()
+}
+
+/// What a scripted model does when its replies run out.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum WhenExhausted {
+    /// Start again from the first reply.
+    Cycle,
+    /// Fail with [`ModelError::Exhausted`].
+    Error,
+}
+
+/// Replies from a fixed list, in order. Token counts follow the runtime's estimate.
+#[derive(Debug, Clone)]
+pub struct ScriptedModel {
+    replies: Vec<String>,
+    next: usize,
+    when_exhausted: WhenExhausted,
+    /// Latency reported for every reply.
+    pub latency_ms: u64,
+    /// Every request received, for assertions.
+    pub requests: Vec<ModelRequest>,
+}
+
+impl ScriptedModel {
+    pub fn new<S: Into<String>>(
+        replies: impl IntoIterator<Item = S>,
+        when_exhausted: WhenExhausted,
+    ) -> Self {
+        ScriptedModel {
+            replies: replies.into_iter().map(Into::into).collect(),
+            next: 0,
+            when_exhausted,
+            latency_ms: 0,
+            requests: Vec::new(),
+        }
+    }
+}
+
+impl Model for ScriptedModel {
+    fn complete(&mut self, req: &ModelRequest) -> Result<ModelResponse, ModelError> {
+        self.requests.push(req.clone());
+        if self.next >= self.replies.len() {
+            match self.when_exhausted {
+                WhenExhausted::Cycle if !self.replies.is_empty() => self.next = 0,
+                _ => return Err(ModelError::Exhausted),
+            }
+        }
+        let text = self.replies[self.next].clone();
+        self.next += 1;
+        Ok(ModelResponse {
+            prompt_tokens: request_tokens(req),
+            completion_tokens: estimate_tokens(&text)
+                .saturating_sub(crate::context::PER_MESSAGE_TOKENS),
+            latency_ms: self.latency_ms,
+            text,
+        })
+    }
+}
+
+/// A model from a closure over the request: handy for policies in tests, e.g. one that
+/// always follows `req.expert`.
+pub struct FnModel<F>(pub F);
+
+impl<F: FnMut(&ModelRequest) -> String> Model for FnModel<F> {
+    fn complete(&mut self, req: &ModelRequest) -> Result<ModelResponse, ModelError> {
+        let text = (self.0)(req);
+        Ok(ModelResponse {
+            prompt_tokens: request_tokens(req),
+            completion_tokens: estimate_tokens(&text)
+                .saturating_sub(crate::context::PER_MESSAGE_TOKENS),
+            latency_ms: 0,
+            text,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn req() -> ModelRequest {
+        ModelRequest {
+            messages: vec![Message {
+                role: Role::User,
+                content: "12345".into(),
+            }],
+            tools: vec![],
+            temperature: 0.0,
+            max_tokens: 10,
+            top_p: None,
+            decoding: Decoding::Free,
+            seed: 1,
+            admissible: vec![],
+            expert: None,
+        }
+    }
+
+    #[test]
+    fn scripted_cycles_or_errors() {
+        let mut m = ScriptedModel::new(["a", "b"], WhenExhausted::Cycle);
+        let texts: Vec<String> = (0..3)
+            .map(|_| m.complete(&req()).map(|r| r.text).unwrap_or_default())
+            .collect();
+        assert_eq!(texts, ["a", "b", "a"]);
+        let mut m = ScriptedModel::new(["a"], WhenExhausted::Error);
+        assert!(m.complete(&req()).is_ok());
+        assert_eq!(m.complete(&req()), Err(ModelError::Exhausted));
+        let mut empty = ScriptedModel::new(Vec::<String>::new(), WhenExhausted::Cycle);
+        assert_eq!(empty.complete(&req()), Err(ModelError::Exhausted));
+    }
+
+    #[test]
+    fn token_counts_follow_the_estimate() {
+        let mut m = ScriptedModel::new(["abcdefgh"], WhenExhausted::Cycle);
+        let r = m.complete(&req()).expect("reply");
+        // "12345": ceil(5/4) + 4 per message; the completion has no message overhead.
+        assert_eq!(r.prompt_tokens, 6);
+        assert_eq!(r.completion_tokens, 2);
+    }
+}
