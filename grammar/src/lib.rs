@@ -15,5 +15,5 @@ pub mod printer;
 pub use ast::*;
 pub use error::{SyntaxError, SyntaxErrorKind};
 pub use parser::{parse, Parsed};
-pub use paths::{find, node_paths, NodeRef};
+pub use paths::{node_paths, NodeRef};
 pub use printer::{format_source, print, without_spans};

@@ -4,7 +4,7 @@
 //! an edited tree diffs minimally against its source. Guarantees, for every file the parser
 //! accepts without errors:
 //!
-//! - `parse(print(f))` equals `f` except for spans (and template-variable spans);
+//! - `parse(print(f))` equals `f` except for spans and template variables (see Limits);
 //! - `print` is idempotent: `print(parse(print(f))) == print(f)`;
 //! - every comment is kept.
 //!
@@ -15,7 +15,8 @@
 //!   trailing comment after its `}`, then `file.trailing_comments` on their own lines.
 //! - Items keep their source order, separated by one blank line — except that consecutive
 //!   one-line tools, and consecutive one-line prompts, stay together. "One-line" means the
-//!   item prints on a single line, annotations included, comments excluded.
+//!   item prints on a single line, annotations included, its own leading and trailing
+//!   comments excluded.
 //! - Comments: `leading` ones on their own lines directly above the node (above an item's
 //!   annotations); `trailing` after the node's last line (`x = 1 # note`); `dangling` ones
 //!   before the block's `}`. Harness-level dangling comments are set off from the last item
@@ -48,11 +49,16 @@
 //! # Limits
 //!
 //! Some trees have no source form; they print as the closest text, which does not re-parse
-//! to the same tree: an `and`/`or` with fewer than two operands, an `otherwise` fallback
-//! that has its own fallback, `T??` types, `enum()` without variants, non-finite floats
-//! (printed `0.0`), and messages or range ends that the grammar does not allow there.
-//! Template variables are recomputed from the printed text, so a `{{` written with `\u{7b}`
-//! escapes becomes a template variable after formatting.
+//! to the same tree: names that are not identifiers (empty, keywords), an `and`/`or` with
+//! fewer than two operands, an `otherwise` fallback that has its own fallback, `T??`
+//! types, `enum()` without variants, non-finite floats (printed `0.0`), and values the
+//! grammar does not allow in that place (a list as an action message, a range as a range
+//! end). The parser never produces such trees.
+//!
+//! Template variables (`StrLit::vars`) are not printed but recomputed from the printed
+//! text, so their paths can change where the source text differed from the value: a `{{`
+//! written with `\u{7b}` escapes becomes a template variable, and a `{{ .. }}` spanning
+//! lines of a triple-quoted string gets the new indentation inside its path.
 
 use crate::ast::*;
 use crate::error::SyntaxError;
@@ -167,14 +173,15 @@ impl Printer {
         }
     }
 
-    /// The item's text without comments, to decide whether it fits on one line.
+    /// The item's text without its own leading and trailing comments (which do not change
+    /// its layout), to decide whether it fits on one line.
     fn item_text(&self, item: &Item) -> String {
         let mut p = Printer {
             out: String::new(),
             indent: self.indent,
         };
         let mut bare = item.clone();
-        strip_item_comments(&mut bare);
+        *bare.comments_mut() = Comments::default();
         p.item(&bare);
         p.out.trim_end_matches('\n').to_string()
     }
@@ -283,18 +290,6 @@ fn same_kind_groups(a: &Item, b: &Item) -> bool {
         (a, b),
         (Item::Tool(_), Item::Tool(_)) | (Item::Prompt(_), Item::Prompt(_))
     )
-}
-
-fn strip_item_comments(item: &mut Item) {
-    *item.comments_mut() = Comments::default();
-    let fields = match item {
-        Item::Section(s) => Some(&mut s.fields),
-        Item::Tool(t) => t.options.as_mut(),
-        _ => None,
-    };
-    for f in fields.into_iter().flatten() {
-        f.comments = Comments::default();
-    }
 }
 
 /// Does a tool's option block fit inline: `{ timeout = 2s }`?

@@ -246,3 +246,10 @@ fn tool_option_block_keeps_some_and_none_apart() {
     let printed = print(&file);
     assert!(printed.contains("tool a() {}\n  tool b()\n"), "{printed}");
 }
+
+#[test]
+fn only_one_line_tools_and_prompts_are_grouped() {
+    let src = "harness h {\n  tool a() # a\n  # above b\n  tool b() { x = 1 }\n  tool c() { x = 1 # on x\n  }\n  tool d()\n  prompt p \"p\"\n  prompt q \"q\"\n  @frozen\n  prompt r \"r\"\n  prompt s \"\"\"\n    s\n  \"\"\"\n  prompt t \"t\"\n}\n";
+    let expected = "harness h {\n  tool a() # a\n  # above b\n  tool b() { x = 1 }\n\n  tool c() {\n    x = 1 # on x\n  }\n\n  tool d()\n\n  prompt p \"p\"\n  prompt q \"q\"\n\n  @frozen\n  prompt r \"r\"\n\n  prompt s \"\"\"\n    s\n  \"\"\"\n\n  prompt t \"t\"\n}\n";
+    assert_eq!(assert_round_trip("grouping", src), expected);
+}
