@@ -198,7 +198,7 @@ impl FieldType {
                 format!("duration [{}, {}]", fmt_ms(min_ms), fmt_ms(max_ms))
             }
             FieldType::Tokens { min, max } => format!("tokens [{min}, {max}]"),
-            FieldType::Enum(vs) => vs.join(" \\| "),
+            FieldType::Enum(vs) => vs.join(" | "),
             FieldType::RefList(refs) => format!("list of {} or a prompt name", refs.join(", ")),
         }
     }
@@ -299,8 +299,8 @@ pub struct FieldSpec {
 pub struct ArgSpec {
     pub name: &'static str,
     pub ty: FieldType,
-    /// All arguments are optional; this is the value when absent.
-    pub default: Lit,
+    /// All arguments are optional; this is the value when absent (`None`: see `doc`).
+    pub default: Option<Lit>,
     pub doc: &'static str,
 }
 
@@ -351,7 +351,7 @@ pub const MODEL_FIELDS: &[FieldSpec] = &[
     FieldSpec {
         name: "temperature",
         ty: FieldType::Float { min: 0.0, max: 2.0 },
-        default: Some(Lit::Float(0.0)),
+        default: Some(Lit::Float(0.2)),
         evolve: EvolveDefault::Range(Lit::Float(0.0), Lit::Float(1.0)),
         doc: "sampling temperature",
     },
@@ -365,9 +365,9 @@ pub const MODEL_FIELDS: &[FieldSpec] = &[
     FieldSpec {
         name: "top_p",
         ty: FieldType::Float { min: 0.0, max: 1.0 },
-        default: Some(Lit::Float(1.0)),
+        default: None,
         evolve: EvolveDefault::Range(Lit::Float(0.5), Lit::Float(1.0)),
-        doc: "nucleus sampling mass",
+        doc: "nucleus sampling mass (unset: the backend's default)",
     },
     FieldSpec {
         name: "decoding",
@@ -391,7 +391,7 @@ pub const MODEL_FIELDS: &[FieldSpec] = &[
         },
         default: None,
         evolve: EvolveDefault::Never,
-        doc: "sampling seed, where the backend supports one",
+        doc: "a fixed sampling seed, where the backend supports one (unset: the episode's seed)",
     },
     FieldSpec {
         name: "timeout",
@@ -399,9 +399,9 @@ pub const MODEL_FIELDS: &[FieldSpec] = &[
             min_ms: MS,
             max_ms: 10 * MIN,
         },
-        default: Some(Lit::DurationMs(60 * SEC)),
+        default: None,
         evolve: EvolveDefault::Range(Lit::DurationMs(5 * SEC), Lit::DurationMs(5 * MIN)),
-        doc: "how long one model request may take",
+        doc: "how long one model request may take (unset: no limit of the harness's own)",
     },
 ];
 
@@ -423,7 +423,7 @@ pub const LOOP_FIELDS: &[FieldSpec] = &[
     FieldSpec {
         name: "reflect_every",
         ty: FieldType::Int { min: 1, max: 100 },
-        default: Some(Lit::Int(5)),
+        default: Some(Lit::Int(3)),
         evolve: EvolveDefault::Range(Lit::Int(2), Lit::Int(20)),
         doc: "steps between reflections (only with `strategy = reflect`)",
     },
@@ -436,7 +436,7 @@ pub const CONTEXT_FIELDS: &[FieldSpec] = &[
             min: 64,
             max: 1_000_000,
         },
-        default: Some(Lit::Tokens(4096)),
+        default: Some(Lit::Tokens(2000)),
         evolve: EvolveDefault::Range(Lit::Tokens(512), Lit::Tokens(8192)),
         doc: "the prompt is compacted to stay within this many tokens",
     },
@@ -499,9 +499,9 @@ pub const TOOL_OPTIONS: &[FieldSpec] = &[
             min_ms: MS,
             max_ms: 10 * MIN,
         },
-        default: Some(Lit::DurationMs(10 * SEC)),
+        default: None,
         evolve: EvolveDefault::Range(Lit::DurationMs(100 * MS), Lit::DurationMs(30 * SEC)),
-        doc: "a call running longer fails with a timeout",
+        doc: "a call running longer fails with a timeout (unset: no timeout)",
     },
     FieldSpec {
         name: "retries",
@@ -552,13 +552,13 @@ pub const REPEATED_ACTION_ARGS: &[ArgSpec] = &[
     ArgSpec {
         name: "window",
         ty: ARG_COUNT_RANGE,
-        default: Lit::Int(4),
+        default: Some(Lit::Int(4)),
         doc: "how many recent actions to look at",
     },
     ArgSpec {
         name: "count",
         ty: ARG_COUNT_RANGE,
-        default: Lit::Int(3),
+        default: Some(Lit::Int(3)),
         doc: "how often one action must occur in the window (≤ `window`)",
     },
 ];
@@ -795,8 +795,8 @@ pub const ACTIONS: &[ActionSpec] = &[
         args: &[ArgSpec {
             name: "strategy",
             ty: FieldType::Enum(COMPACT_STRATEGIES),
-            default: Lit::Variant("summarize_oldest"),
-            doc: "how to shrink the history now",
+            default: None,
+            doc: "how to shrink the history now (absent: `context.compaction`, or `truncate_oldest` when that is `none`)",
         }],
         can_fail: false,
         usage: "compact  |  compact(strategy = S)",
@@ -820,7 +820,7 @@ pub const ACTIONS: &[ActionSpec] = &[
         args: &[ArgSpec {
             name: "max",
             ty: FieldType::Int { min: 1, max: 5 },
-            default: Lit::Int(1),
+            default: Some(Lit::Int(1)),
             doc: "how many extra model calls at most",
         }],
         can_fail: false,
@@ -836,7 +836,7 @@ pub const ACTIONS: &[ActionSpec] = &[
             ArgSpec {
                 name: "max",
                 ty: FieldType::Int { min: 1, max: 10 },
-                default: Lit::Int(2),
+                default: Some(Lit::Int(2)),
                 doc: "how many more attempts at most",
             },
             ArgSpec {
@@ -845,7 +845,7 @@ pub const ACTIONS: &[ActionSpec] = &[
                     min_ms: 0,
                     max_ms: MIN,
                 },
-                default: Lit::DurationMs(100 * MS),
+                default: Some(Lit::DurationMs(100 * MS)),
                 doc: "wait before the first retry, doubled each time",
             },
         ],
@@ -1059,7 +1059,9 @@ mod tests {
             .flat_map(|a| a.args.iter())
             .chain(REPEATED_ACTION_ARGS)
         {
-            assert!(lit_fits(a.ty, a.default), "{}", a.name);
+            if let Some(d) = a.default {
+                assert!(lit_fits(a.ty, d), "{}", a.name);
+            }
         }
     }
 

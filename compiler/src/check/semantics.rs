@@ -110,7 +110,7 @@ fn count_within_window(atom: &Cond, args: &[Arg], out: &mut Vec<Diagnostic>) {
                 _ => None,
             },
             None => match spec.default {
-                Lit::Int(i) => Some((i, None)),
+                Some(Lit::Int(i)) => Some((i, None)),
                 _ => None,
             },
         }
