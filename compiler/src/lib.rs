@@ -6,6 +6,7 @@
 
 pub mod check;
 pub mod diagnostic;
+pub mod lower;
 pub mod render;
 pub mod schema;
 mod suggest;
