@@ -150,7 +150,36 @@ pub fn scan(src: &str) -> Layout {
         poisoned: false,
     };
     s.run();
-    s.layout
+    let mut layout = s.layout;
+    // An unterminated string swallows the brackets after it, so "the harness is never
+    // closed" would only repeat the same mistake: keep the root cause alone.
+    let has_unterminated = layout
+        .errors
+        .iter()
+        .any(|e| e.kind == SyntaxErrorKind::UnterminatedString);
+    if let (true, Some(header)) = (has_unterminated, layout.header) {
+        layout
+            .errors
+            .retain(|e| !(e.kind == SyntaxErrorKind::Unclosed && e.span.end == header.end));
+    }
+    for e in &mut layout.errors {
+        e.label = Some(label_for(e.kind).to_string());
+    }
+    layout
+}
+
+/// The short text under the caret; the message above it says the rest.
+fn label_for(kind: SyntaxErrorKind) -> &'static str {
+    match kind {
+        SyntaxErrorKind::UnterminatedString => "the string starts here",
+        SyntaxErrorKind::Unclosed => "opened here",
+        SyntaxErrorKind::Unmatched => "nothing to close here",
+        SyntaxErrorKind::TrailingText => "outside the harness",
+        SyntaxErrorKind::MissingHeader => "expected `harness NAME {`",
+        SyntaxErrorKind::InvalidEscape => "unknown escape",
+        SyntaxErrorKind::NumberOutOfRange => "does not fit",
+        SyntaxErrorKind::Unexpected => "unexpected here",
+    }
 }
 
 fn is_ident_start(b: u8) -> bool {

@@ -119,11 +119,11 @@ fn rule_name(r: &Rule) -> Option<&'static str> {
     })
 }
 
-/// The token at `pos` in `text`, for "found ..." in messages.
-fn found_at(text: &str, pos: usize) -> String {
+/// The token at `pos` in `text`, for "found ..." in messages, and its length in bytes.
+fn found_at(text: &str, pos: usize) -> (String, usize) {
     let rest = text.get(pos..).unwrap_or("");
     let Some(c) = rest.chars().next() else {
-        return "the end of the item".into();
+        return ("the end of the item".into(), 0);
     };
     if c.is_alphanumeric() || c == '_' {
         let word: String = rest
@@ -131,11 +131,12 @@ fn found_at(text: &str, pos: usize) -> String {
             .take_while(|c| c.is_alphanumeric() || *c == '_')
             .take(40)
             .collect();
-        format!("`{word}`")
-    } else if c == '\n' {
-        "the end of the line".into()
+        let len = word.len();
+        (format!("`{word}`"), len)
+    } else if c == '\n' || c == '\r' {
+        ("the end of the line".into(), 0)
     } else {
-        format!("`{c}`")
+        (format!("`{c}`"), c.len_utf8())
     }
 }
 
@@ -146,38 +147,35 @@ fn pest_error(e: pest::error::Error<Rule>, offset: usize, text: &str) -> SyntaxE
         InputLocation::Pos(p) => p,
         InputLocation::Span((a, _)) => a,
     };
-    let message = match &e.variant {
+    let (found, width) = found_at(text, pos);
+    let (message, label) = match &e.variant {
         ErrorVariant::ParsingError { positives, .. } => {
-            let mut names: Vec<&str> = positives.iter().filter_map(rule_name).collect();
-            names.dedup();
-            let mut seen = Vec::new();
-            names.retain(|n| {
-                let fresh = !seen.contains(n);
-                seen.push(*n);
-                fresh
-            });
-            let found = found_at(text, pos);
-            match names.len() {
-                0 => format!("unexpected {found}"),
-                1 => format!("expected {}, found {found}", names[0]),
-                _ => {
-                    let (last, rest) = names.split_last().unwrap_or((&"", &[]));
-                    format!("expected {} or {last}, found {found}", rest.join(", "))
+            let mut names: Vec<&str> = Vec::new();
+            for name in positives.iter().filter_map(rule_name) {
+                if !names.contains(&name) {
+                    names.push(name);
                 }
             }
+            let expected = match names.split_last() {
+                None => None,
+                Some((only, [])) => Some(only.to_string()),
+                Some((last, rest)) => Some(format!("{} or {last}", rest.join(", "))),
+            };
+            match expected {
+                None => (format!("unexpected {found}"), "unexpected here".to_string()),
+                Some(exp) => (
+                    format!("expected {exp}, found {found}"),
+                    format!("expected {exp}"),
+                ),
+            }
         }
-        ErrorVariant::CustomError { message } => message.clone(),
+        ErrorVariant::CustomError { message } => (message.clone(), message.clone()),
     };
-    let width = text
-        .get(pos..)
-        .and_then(|r| r.chars().next())
-        .map(char::len_utf8)
-        .unwrap_or(0);
     SyntaxError {
         kind: SyntaxErrorKind::Unexpected,
         span: Span::new(offset + pos, offset + pos + width),
         message,
-        label: None,
+        label: Some(label),
         help: None,
     }
 }
