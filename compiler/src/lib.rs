@@ -39,12 +39,20 @@ pub fn check_source(src: &str) -> CheckOutput {
     let mut diagnostics: Vec<Diagnostic> =
         parsed.errors.iter().map(Diagnostic::from_syntax).collect();
     let had_syntax_errors = !diagnostics.is_empty();
-    diagnostics.extend(check::check(
+    let checked = check::check(
         &parsed.file,
         check::Options {
             require_items: !had_syntax_errors,
         },
-    ));
+    );
+    // A value the parser could not read (say, an integer that overflows) is replaced by a
+    // placeholder; a checker complaint about that placeholder would only repeat the cause.
+    let syntax_spans: Vec<_> = parsed.errors.iter().map(|e| e.span).collect();
+    diagnostics.extend(checked.into_iter().filter(|d| {
+        !syntax_spans
+            .iter()
+            .any(|s| s.start < d.primary.span.end && d.primary.span.start < s.end)
+    }));
     diagnostic::sort(&mut diagnostics);
     CheckOutput {
         file: parsed.file,
