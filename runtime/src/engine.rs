@@ -360,6 +360,7 @@ impl<'a> Run<'a> {
         env: &mut dyn Env,
     ) -> Flow {
         let step = self.state.step;
+        self.context.set_step(step);
         self.state.reply = ReplyStatus::None;
         self.state.pending = None;
         self.state.pending_text = None;

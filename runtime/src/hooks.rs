@@ -16,7 +16,7 @@
 //! |---|---|---|---|---|
 //! | `log` | pass-through | all | traces the message | always |
 //! | `inject` | transform | all but `step_end`/`task_end` | appends a user message to the context now | always |
-//! | `compact` | transform | same | compacts the context to half its budget now | something was removed |
+//! | `compact` | transform | `step_start`, `before_model` | compacts the context to half its budget now, whatever its size (strategy: the argument, else the context's, else `truncate_oldest`) | something was removed |
 //! | `repair` | transform | `after_model` | replaces a malformed reply's call with the repaired one, in the state and in the context | the reply is (now) a well-formed call |
 //! | `reprompt` | split | `after_model` | after the hook, appends the message and asks the model again (no new step); `after_model` fires again for the new reply | fewer than `max` re-asks in this step |
 //! | `retry` | split | `after_tool` | after the hook, waits the backoff (virtual clock: `backoff * 2^(n-1)` for the n-th retry) and re-issues the failed call; `after_tool` fires again for the new result | the last result failed, the environment is not done, and fewer than `max` retries in this step |
@@ -170,7 +170,10 @@ impl<'r, 'a> HookCtx<'r, 'a> {
 
     pub fn compact(&mut self, strategy: Option<Compaction>) -> bool {
         self.act(&ActionKind::Compact(strategy), None, |ctx| {
-            let s = strategy.unwrap_or(ctx.run.context.strategy);
+            let s = match strategy.unwrap_or(ctx.run.context.strategy) {
+                Compaction::None => Compaction::TruncateOldest,
+                s => s,
+            };
             let target = ctx.run.context.budget / 2;
             match ctx.run.compact(s, target) {
                 Some(c) => (true, Some(format!("removed {} messages", c.removed))),

@@ -346,7 +346,7 @@ pub struct ContextIr {
     pub budget_tokens: u64,
     pub compaction: Compaction,
     pub pin: Vec<PinRef>,
-    /// The most recent messages compaction never touches.
+    /// The most recent steps whose messages compaction never touches.
     pub keep_last: u32,
 }
 
@@ -556,7 +556,8 @@ impl ActionIr {
 pub enum ActionKind {
     Log(Template),
     Inject(Template),
-    /// `compact` alone uses the context's strategy; `compact(strategy)` overrides it.
+    /// `compact` alone uses the context's strategy (`truncate_oldest` if that is `none`);
+    /// `compact(strategy)` overrides it.
     Compact(Option<Compaction>),
     Repair(RepairStrategy),
     Reprompt {
@@ -642,7 +643,9 @@ impl ActionKind {
         ];
         match self {
             ActionKind::Log(_) => ALL,
-            ActionKind::Inject(_) | ActionKind::Compact(_) | ActionKind::Stop(_) => MUTABLE,
+            ActionKind::Inject(_) | ActionKind::Stop(_) => MUTABLE,
+            // Compaction mid-step would pull messages out from under the call in flight.
+            ActionKind::Compact(_) => &[StepStart, BeforeModel],
             ActionKind::Repair(_) | ActionKind::Reprompt { .. } => &[AfterModel],
             ActionKind::Retry { .. } => &[AfterTool],
             ActionKind::Block(_) => &[BeforeModel, BeforeTool],
