@@ -61,6 +61,11 @@ impl HarnessIr {
         }
     }
 
+    /// Read an IR from JSON (unknown fields are an error).
+    pub fn from_json(json: &str) -> Result<HarnessIr, serde_json::Error> {
+        serde_json::from_str(json)
+    }
+
     /// The canonical JSON form (compact, fields in declaration order).
     pub fn to_canonical_json(&self) -> String {
         // Serializing plain structs, enums, strings and finite numbers cannot fail; a

@@ -1,6 +1,65 @@
-//! harnessx-runtime: the IR of a checked harness and the engine that runs it.
+//! harnessx-runtime: the IR of a checked harness, and the engine that runs it.
 //!
-//! The runtime knows nothing of syntax: it consumes [`ir::HarnessIr`] only.
+//! The runtime knows nothing of syntax: it consumes [`ir::HarnessIr`] — produced by the
+//! compiler, or by hand in tests — and never depends on the syntax or compiler crates.
+//!
+//! # Module map
+//!
+//! | module | job |
+//! |---|---|
+//! | [`ir`] | the checked program as serializable data; canonical JSON and content hash |
+//! | [`template`] | `{{var}}` templates: splitting and rendering |
+//! | [`call`] | tool calls and tool specs as data; the canonical call text |
+//! | [`parse`] | when a model reply is a well-formed call (the exact rules) |
+//! | [`repair`] | `extract_action`, `fuzzy_match`, `json_fix` |
+//! | [`model`] | the [`model::Model`] trait; `ScriptedModel` and `FnModel` for tests |
+//! | [`env`](mod@env) | the [`env::Env`] trait; [`envs::KeyDoor`], a small deterministic test world |
+//! | [`context`] | the context window: token estimate, pins, `keep_last`, compaction |
+//! | [`state`] | the episode state detectors read |
+//! | [`detect`] | the detectors, as pure functions of the state |
+//! | [`hooks`] | [`hooks::HookCtx`]: what rules may read and do at a hook; each action's semantics |
+//! | [`rules`] | the [`rules::RuleSet`] trait and the interpreter [`rules::InterpretedRules`] |
+//! | [`engine`] | the agent loop: hooks in order, model and tool calls, strategies, ends |
+//! | [`trace`] | trace events, JSONL sinks |
+//!
+//! # Running a harness
+//!
+//! ```
+//! use harnessx_runtime::{envs::KeyDoor, ir::HarnessIr, model::{ScriptedModel, WhenExhausted},
+//!     run_episode, trace::VecSink};
+//!
+//! let ir = HarnessIr::new("empty"); // no tools: every reply is malformed
+//! let mut model = ScriptedModel::new(["look()"], WhenExhausted::Cycle);
+//! let mut sink = VecSink::default();
+//! let result = run_episode(&ir, &mut model, &mut KeyDoor::new(), 0, 42, &mut sink);
+//! assert_eq!(result.steps, ir.loop_.max_steps);
+//! ```
+//!
+//! # Interpreted and compiled rules: one engine
+//!
+//! The engine ([`run_with_rules`]) is generic over a [`rules::RuleSet`]. At every hook it
+//! calls `RuleSet::fire(hook, ctx)`; the rule set evaluates its conditions with the
+//! [`detect`] functions over `ctx.state()` and calls `ctx`'s action methods (`inject`,
+//! `repair`, `retry`, ...). [`rules::InterpretedRules`] does this by walking the IR's
+//! `CondIr`/`ActionIr`; generated code does it with each rule compiled to native Rust (see
+//! the example in [`rules`]). All effects and all tracing happen inside the `ctx` methods,
+//! so the two produce byte-identical traces whenever they make the same calls in the same
+//! order — the contract is spelled out in [`rules`], and a differential test in
+//! `tests/properties.rs` checks a hand-compiled rule set against the interpreter. Generated
+//! code still passes the IR to [`run_with_rules`] for everything that is not a rule
+//! (prompts, tools, loop and context settings), e.g. embedded as canonical JSON and read
+//! with [`ir::HarnessIr::from_json`].
+//!
+//! # Determinism
+//!
+//! Same IR, model, environment, task and seed → the same trace, byte for byte: no hash-map
+//! iteration anywhere, time is a virtual clock (latency and backoff are added, never slept),
+//! model seeds derive from the episode seed, and traces hold no wall-clock time.
+//!
+//! # Not here yet
+//!
+//! Real model backends (`openai:`, `sim:`, `replay:`), the built-in `household` and
+//! `flaky_api` environments, the stdio bridge, the response cache, and parallel episodes.
 
 pub mod call;
 pub mod context;
