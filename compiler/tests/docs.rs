@@ -428,3 +428,27 @@ fn every_code_appears_in_the_language_reference() {
         );
     }
 }
+
+#[test]
+fn harness_examples_in_the_language_reference_check_clean() {
+    let doc = std::fs::read_to_string(workspace().join("docs/LANGUAGE.md"))
+        .expect("docs/LANGUAGE.md exists");
+    let mut found = 0;
+    let mut rest = doc.as_str();
+    while let Some(open) = rest.find("```harness\n") {
+        let body = &rest[open + "```harness\n".len()..];
+        let Some(close) = body.find("\n```") else {
+            panic!("unclosed ```harness block");
+        };
+        let src = &body[..close];
+        let out = check_source(src);
+        assert!(
+            out.diagnostics.is_empty(),
+            "an example in docs/LANGUAGE.md does not check clean:\n{}",
+            harnessx_compiler::render::render_text("LANGUAGE.md", src, &out.diagnostics, false)
+        );
+        found += 1;
+        rest = &body[close..];
+    }
+    assert!(found > 0, "no ```harness example in docs/LANGUAGE.md");
+}
