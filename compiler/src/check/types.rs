@@ -34,7 +34,6 @@ pub fn run(ctx: &Ctx, out: &mut Vec<Diagnostic>) {
             Item::Prompt(_) => {}
         }
     }
-    let _ = ctx;
 }
 
 fn fields(fields: &[Field], specs: &[FieldSpec], out: &mut Vec<Diagnostic>) {
