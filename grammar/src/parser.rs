@@ -103,7 +103,9 @@ fn rule_name(r: &Rule) -> Option<&'static str> {
         Rule::compare | Rule::matches | Rule::detector => "a condition",
         Rule::cmp_op => "a comparison operator",
         Rule::params | Rule::param => "a parameter `name: type`",
-        Rule::type_expr | Rule::type_base | Rule::list_type | Rule::enum_type => "a type",
+        Rule::type_expr | Rule::type_base | Rule::type_name | Rule::list_type | Rule::enum_type => {
+            "a type"
+        }
         Rule::optional_mark => "`?`",
         Rule::args | Rule::arg | Rule::named_arg => "an argument",
         Rule::tool_options => "`{`",

@@ -14,3 +14,15 @@ fn examples_parse_without_errors() {
         }
     }
 }
+
+#[test]
+fn tokens_is_a_parameter_type_despite_being_a_keyword() {
+    let src = "harness t { tool f(budget: tokens, more: [tokens]?) }";
+    let parsed = parse(src);
+    assert!(parsed.errors.is_empty(), "{:#?}", parsed.errors);
+    let printed = harnessx_syntax::print(&parsed.file);
+    assert!(
+        printed.contains("tool f(budget: tokens, more: [tokens]?)"),
+        "{printed}"
+    );
+}
