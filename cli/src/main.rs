@@ -7,6 +7,7 @@ mod check;
 mod fmt;
 mod input;
 mod output;
+mod run;
 
 use std::process::ExitCode;
 
@@ -87,6 +88,54 @@ enum Command {
     /// output (with `--check`, it writes nothing and only sets the exit status).
     #[command(after_help = EXIT_STATUS)]
     Fmt(FmtArgs),
+
+    /// Check a harness, then run episodes of it against an environment and a model.
+    ///
+    /// Prints a summary table (episodes, success rate, mean steps, mean tokens) on standard
+    /// output; diagnostics go to standard error. Episodes are tasks 0..N; the seed of each
+    /// is derived from `--seed` and the task number, so a run is reproducible.
+    ///
+    /// Episodes are always interpreted (the runtime walks the checked IR): the compiled
+    /// path is not wired into `run` yet, and `--interpret` is accepted for forward
+    /// compatibility. The available models are test stand-ins, and the summary says so.
+    ///
+    /// Exits 1 when the harness has errors, 2 on bad usage (unknown environment or model)
+    /// or when a file cannot be read or a trace written.
+    #[command(after_help = EXIT_STATUS)]
+    Run(RunArgs),
+}
+
+#[derive(Debug, clap::Args)]
+struct RunArgs {
+    /// The .harness file to run.
+    #[arg(value_name = "FILE")]
+    file: String,
+
+    /// The environment. Known: key_door.
+    #[arg(long, default_value = "key_door")]
+    env: String,
+
+    /// The model (test stand-ins): `noisy:P` follows the environment's expert with
+    /// probability P and otherwise errs (prose-wrapped calls, loops, garbage, early
+    /// finish); `scripted:PATH` replays the lines of PATH in order, cycling.
+    #[arg(long, default_value = "noisy:0.7")]
+    model: String,
+
+    /// Number of episodes (tasks 0..N).
+    #[arg(long, default_value_t = 10)]
+    tasks: u64,
+
+    /// Base seed; episode seeds derive from it.
+    #[arg(long, default_value_t = 0)]
+    seed: u64,
+
+    /// Interpret the IR (currently the only mode, so this is the default).
+    #[arg(long)]
+    interpret: bool,
+
+    /// Write one JSONL trace per episode here (`episode-0000.jsonl`, ...), atomically.
+    #[arg(long, value_name = "DIR")]
+    trace_dir: Option<std::path::PathBuf>,
 }
 
 #[derive(Debug, clap::Args)]
@@ -142,6 +191,17 @@ fn main() -> ExitCode {
     let code = match cli.command {
         Command::Check(args) => check::run(&args.files, args.format, color),
         Command::Fmt(args) => fmt::run(&args.files, args.check, color),
+        Command::Run(args) => run::run(
+            &run::RunOptions {
+                file: &args.file,
+                env: &args.env,
+                model: &args.model,
+                tasks: args.tasks,
+                seed: args.seed,
+                trace_dir: args.trace_dir.as_deref(),
+            },
+            color,
+        ),
     };
     ExitCode::from(code)
 }

@@ -13,6 +13,7 @@
 //! | [`parse`] | when a model reply is a well-formed call (the exact rules) |
 //! | [`repair`] | `extract_action`, `fuzzy_match`, `json_fix` |
 //! | [`model`] | the [`model::Model`] trait; `ScriptedModel` and `FnModel` for tests |
+//! | [`runner`] | environments and test models by name, episode seeds, batches of episodes |
 //! | [`noisy`] | `NoisyExpertModel`: a seeded test stand-in that follows the env's expert, noisily |
 //! | [`env`](mod@env) | the [`env::Env`] trait; [`envs::KeyDoor`], a small deterministic test world |
 //! | [`context`] | the context window: token estimate, pins, `keep_last`, compaction |
@@ -75,6 +76,7 @@ pub mod noisy;
 pub mod parse;
 pub mod repair;
 pub mod rules;
+pub mod runner;
 pub mod state;
 pub mod template;
 pub mod trace;

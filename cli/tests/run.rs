@@ -1,0 +1,184 @@
+//! End-to-end tests of `harnessx run`: exit codes, the summary, and deterministic traces.
+
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+/// A harness whose tools match the key_door environment, so the noisy model can succeed.
+const KEY_DOOR: &str = r#"harness kd {
+  model {
+    backend = "sim:small"
+  }
+  prompt system "Goal: {{task.goal}}"
+  tool look() "Look around"
+  tool open(target: string) "Open something"
+  tool take(object: string) "Take something"
+  tool go(target: string) "Go somewhere"
+  tool examine(target: string) "Examine something"
+  tool finish(answer: string?) "Finish"
+  loop {
+    max_steps = 12
+  }
+  on after_model when malformed_call {
+    repair extract_action
+  }
+}
+"#;
+
+fn run(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_harnessx"))
+        .args(args)
+        .env("NO_COLOR", "1")
+        .output()
+        .expect("run harnessx")
+}
+
+fn text(b: &[u8]) -> String {
+    String::from_utf8_lossy(b).into_owned()
+}
+
+/// A fresh directory under the target dir, unique to the test.
+fn scratch(name: &str) -> PathBuf {
+    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("run-{name}"));
+    let _ = fs::remove_dir_all(&dir);
+    fs::create_dir_all(&dir).expect("scratch dir");
+    dir
+}
+
+fn write(dir: &Path, name: &str, contents: &str) -> String {
+    let p = dir.join(name);
+    fs::write(&p, contents).expect("write fixture");
+    p.display().to_string()
+}
+
+#[test]
+fn a_file_with_errors_exits_1_with_diagnostics_and_runs_nothing() {
+    let dir = scratch("bad");
+    let f = write(
+        &dir,
+        "bad.harness",
+        "harness broken {\n  model {\n    backend = \n  }\n}\n",
+    );
+    let o = run(&[
+        "run",
+        &f,
+        "--trace-dir",
+        &dir.join("t").display().to_string(),
+    ]);
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o.stderr));
+    assert!(text(&o.stderr).contains("error"), "{}", text(&o.stderr));
+    assert!(text(&o.stdout).is_empty());
+    assert!(
+        !dir.join("t").exists(),
+        "no traces for a harness that does not check"
+    );
+}
+
+#[test]
+fn unknown_env_or_model_exits_2_and_lists_the_known_ones() {
+    let dir = scratch("unknown");
+    let f = write(&dir, "kd.harness", KEY_DOOR);
+    let o = run(&["run", &f, "--env", "alfworld"]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(text(&o.stderr).contains("known environments: key_door"));
+    let o = run(&["run", &f, "--model", "gpt-4"]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(text(&o.stderr).contains("noisy:P, scripted:PATH"));
+    let o = run(&["run", &f, "--model", "scripted:/nonexistent/replies.txt"]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(text(&o.stderr).contains("replies.txt"));
+}
+
+#[test]
+fn prints_a_summary_and_writes_identical_traces_on_two_runs() {
+    let dir = scratch("traces");
+    let f = write(&dir, "kd.harness", KEY_DOOR);
+    let mut outs = Vec::new();
+    for name in ["a", "b"] {
+        let t = dir.join(name);
+        let td = t.display().to_string();
+        let o = run(&[
+            "run",
+            &f,
+            "--model",
+            "noisy:0.8",
+            "--tasks",
+            "6",
+            "--seed",
+            "3",
+            "--trace-dir",
+            &td,
+        ]);
+        assert_eq!(o.status.code(), Some(0), "{}", text(&o.stderr));
+        let files: Vec<String> = {
+            let mut v: Vec<String> = fs::read_dir(&t)
+                .expect("trace dir")
+                .map(|e| e.expect("entry").file_name().to_string_lossy().into_owned())
+                .collect();
+            v.sort();
+            v
+        };
+        assert_eq!(
+            files.len(),
+            6,
+            "one trace per episode, no temp files: {files:?}"
+        );
+        assert_eq!(files[0], "episode-0000.jsonl");
+        let traces: Vec<String> = files
+            .iter()
+            .map(|n| fs::read_to_string(t.join(n)).expect("trace"))
+            .collect();
+        for tr in &traces {
+            let first = tr.lines().next().unwrap_or_default();
+            assert!(first.contains(r#""event":"episode_start""#), "{first}");
+            assert!(tr
+                .lines()
+                .last()
+                .unwrap_or_default()
+                .contains("episode_end"));
+        }
+        outs.push((text(&o.stdout), traces));
+    }
+    assert_eq!(outs[0], outs[1], "same flags, same summary and traces");
+    let summary = &outs[0].0;
+    assert!(
+        summary.contains("success_rate") && summary.contains("mean_tokens"),
+        "{summary}"
+    );
+    assert!(summary.contains("test stand-in"), "{summary}");
+    // The data row: 6 episodes, and a 0.8 model with repair solves at least one.
+    let row: Vec<&str> = summary
+        .lines()
+        .nth(2)
+        .unwrap_or_default()
+        .split_whitespace()
+        .collect();
+    assert_eq!(row.first(), Some(&"6"), "{summary}");
+    assert!(
+        row.get(1)
+            .and_then(|s| s.parse::<u32>().ok())
+            .is_some_and(|n| n > 0),
+        "{summary}"
+    );
+}
+
+#[test]
+fn a_scripted_model_replays_its_file() {
+    let dir = scratch("scripted");
+    let f = write(&dir, "kd.harness", KEY_DOOR);
+    let script = write(
+        &dir,
+        "script.txt",
+        "open(\"drawer\")\nopen(\"box\")\nopen(\"shelf\")\nfinish()\n",
+    );
+    let o = run(&[
+        "run",
+        &f,
+        "--model",
+        &format!("scripted:{script}"),
+        "--tasks",
+        "2",
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o.stderr));
+    assert!(text(&o.stdout).contains("scripted, 4 replies (test stand-in)"));
+}
