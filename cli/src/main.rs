@@ -4,6 +4,7 @@
 //! about the language lives in `harnessx-syntax` and `harnessx-compiler`.
 
 mod check;
+mod compile;
 mod fmt;
 mod input;
 mod output;
@@ -89,6 +90,25 @@ enum Command {
     #[command(after_help = EXIT_STATUS)]
     Fmt(FmtArgs),
 
+    /// Check and lower one .harness file, and print its IR (JSON) or its generated Rust.
+    ///
+    /// The output goes to standard output and is deterministic: the same file always
+    /// gives the same bytes, so it can be snapshot-tested. Diagnostics go to standard
+    /// error; with any error nothing is printed and the exit status is 1.
+    #[command(after_help = EXIT_STATUS)]
+    Compile(CompileArgs),
+
+    /// Generate one Rust crate for the given harnesses and build it with cargo.
+    ///
+    /// All files become modules of a single crate (selected at run time by IR hash), so
+    /// K harnesses cost one cargo build. The crate is written under the cache directory
+    /// (`--cache-dir`, else $HARNESSX_CACHE_DIR, else target/harnessx-cache in the
+    /// harnessx workspace), keyed by the harnesses' hashes; the build uses a shared
+    /// target directory there and the workspace's Cargo.lock. Prints the crate's path,
+    /// its binary and the build time. A cargo failure is reported as a compiler bug.
+    #[command(after_help = EXIT_STATUS)]
+    Build(BuildArgs),
+
     /// Check a harness, then run episodes of it against an environment and a model.
     ///
     /// Prints a summary table (episodes, success rate, mean steps, mean tokens) on standard
@@ -156,6 +176,32 @@ struct CheckArgs {
 }
 
 #[derive(Debug, clap::Args)]
+struct CompileArgs {
+    /// The file to compile; `-` reads standard input.
+    #[arg(value_name = "FILE")]
+    file: String,
+
+    /// What to print.
+    #[arg(long, value_enum, default_value_t = compile::Emit::Rust)]
+    emit: compile::Emit,
+}
+
+#[derive(Debug, clap::Args)]
+struct BuildArgs {
+    /// Files to build together. A directory stands for every `*.harness` file below it.
+    #[arg(required = true, value_name = "FILES")]
+    files: Vec<String>,
+
+    /// Build with the release profile.
+    #[arg(long)]
+    release: bool,
+
+    /// Where generated crates and their shared target directory live.
+    #[arg(long, value_name = "DIR")]
+    cache_dir: Option<std::path::PathBuf>,
+}
+
+#[derive(Debug, clap::Args)]
 struct FmtArgs {
     /// Write nothing; list the files that are not in canonical form and exit 1 if any.
     #[arg(long)]
@@ -191,6 +237,10 @@ fn main() -> ExitCode {
     let code = match cli.command {
         Command::Check(args) => check::run(&args.files, args.format, color),
         Command::Fmt(args) => fmt::run(&args.files, args.check, color),
+        Command::Compile(args) => compile::run_compile(&args.file, args.emit, color),
+        Command::Build(args) => {
+            compile::run_build(&args.files, args.release, args.cache_dir, color)
+        }
         Command::Run(args) => run::run(
             &run::RunOptions {
                 file: &args.file,

@@ -4,7 +4,9 @@
 //! Error *data* ([`Diagnostic`]) is kept apart from its presentation ([`render`]): the
 //! checker only builds values, so the CLI, the evolver and tests can consume them as data.
 
+pub mod build;
 pub mod check;
+pub mod codegen;
 pub mod diagnostic;
 pub mod lower;
 pub mod render;

@@ -29,6 +29,9 @@ use harnessx_syntax::{
 use crate::diagnostic::Diagnostic;
 use crate::schema::{self, Lit};
 
+/// Re-exported so that users of [`lower`] need not depend on the runtime crate to name it.
+pub use harnessx_runtime::ir::HarnessIr as Ir;
+
 /// The code of every lowering diagnostic. It is an internal error: the checker should have
 /// rejected the input, so the message asks for a bug report.
 pub const LOWERING_FAILED: &str = "E0901";

@@ -1,0 +1,70 @@
+//! Code generation: IR → Rust.
+//!
+//! A [`HarnessIr`] becomes one Rust module (see [`module`] for its items) built as a
+//! `proc_macro2` token stream with `quote!`, parsed back with `syn` (which proves it is
+//! syntactically valid Rust) and printed with `prettyplease` for readable, stable output.
+//!
+//! Two properties are by construction:
+//!
+//! - **No injection.** Every string from the harness enters the token stream as one
+//!   literal token ([`lit`]); names become identifiers only after sanitizing ([`names`]).
+//!   No source text is ever formatted into code.
+//! - **Determinism.** The output depends only on the IR: no timestamps, no paths, no hash
+//!   map iteration; names are allocated in source order. Generating twice gives the same
+//!   bytes, which is what makes snapshot tests of generated code possible.
+//!
+//! The generated code refers to the runtime as `harnessx_runtime`, to `serde`,
+//! `serde_json` and `regex`; [`crate::build`] writes a crate with those dependencies.
+
+pub mod batch;
+pub mod ir;
+pub mod lit;
+pub mod module;
+pub mod names;
+pub mod prompts;
+pub mod rules;
+pub mod tools;
+
+use std::fmt;
+
+use harnessx_runtime::ir::HarnessIr;
+use proc_macro2::TokenStream;
+
+pub use tools::{tool_json_schema, tool_schemas};
+
+/// Generated tokens that do not parse as a Rust file: always a bug in the generator.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CodegenError {
+    pub message: String,
+}
+
+impl fmt::Display for CodegenError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "internal compiler error: generated code does not parse ({}); this is a bug in \
+             the harnessx code generator, please report it with the harness",
+            self.message
+        )
+    }
+}
+
+impl std::error::Error for CodegenError {}
+
+/// The module of one harness, as formatted Rust source (the contents of a module file).
+pub fn generate_module(ir: &HarnessIr) -> Result<String, CodegenError> {
+    pretty(module::module_tokens(ir))
+}
+
+/// Parses `tokens` as a whole file and prints it with `prettyplease`.
+pub fn pretty(tokens: TokenStream) -> Result<String, CodegenError> {
+    let file = syn::parse2::<syn::File>(tokens).map_err(|e| CodegenError {
+        message: e.to_string(),
+    })?;
+    Ok(prettyplease::unparse(&file))
+}
+
+/// The module name of a harness in a generated crate: `h_<hash>`.
+pub fn module_name(ir: &HarnessIr) -> String {
+    format!("h_{}", ir.hash())
+}
