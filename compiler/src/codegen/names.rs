@@ -44,7 +44,7 @@ pub fn snake(name: &str) -> String {
 
 /// `name` in CamelCase: words split at `_` and at any character outside `[A-Za-z0-9]`,
 /// each capitalized. `fallback` is used when nothing alphanumeric remains, and prefixes a
-/// result that would start with a digit.
+/// result that would start with a digit or be a keyword.
 pub fn camel(name: &str, fallback: &str) -> String {
     let mut out = String::new();
     for word in name.split(|c: char| !c.is_ascii_alphanumeric()) {
@@ -57,11 +57,11 @@ pub fn camel(name: &str, fallback: &str) -> String {
     if out.is_empty() {
         return fallback.to_string();
     }
-    if out.starts_with(|c: char| c.is_ascii_digit()) {
+    // A leading digit, or the one CamelCase keyword (`Self`), gets the fallback as a
+    // prefix; an `_` suffix would trip rustc's `non_camel_case_types` lint once a
+    // collision appends a number.
+    if out.starts_with(|c: char| c.is_ascii_digit()) || is_keyword(&out) {
         out.insert_str(0, fallback);
-    }
-    if is_keyword(&out) {
-        out.push('_');
     }
     out
 }
@@ -127,10 +127,10 @@ mod tests {
         assert_eq!(snake("type"), "type_");
         assert_eq!(snake("self"), "self_");
         assert_eq!(snake("_"), "__");
-        assert_eq!(snake(""), "_");
+        assert_eq!(snake(""), "__");
         assert_eq!(snake("1st"), "_1st");
         assert_eq!(snake("a b-c"), "a_b_c");
-        assert_eq!(snake("é"), "_");
+        assert_eq!(snake("é"), "__");
     }
 
     #[test]
@@ -140,7 +140,7 @@ mod tests {
         assert_eq!(camel("a b", "V"), "AB");
         assert_eq!(camel("", "V"), "V");
         assert_eq!(camel("1x", "V"), "V1x");
-        assert_eq!(camel("self", "V"), "Self_");
+        assert_eq!(camel("self", "V"), "VSelf");
         assert_eq!(camel("\"}#", "V"), "V");
     }
 
