@@ -115,9 +115,11 @@ enum Command {
     /// output; diagnostics go to standard error. Episodes are tasks 0..N; the seed of each
     /// is derived from `--seed` and the task number, so a run is reproducible.
     ///
-    /// Episodes are always interpreted (the runtime walks the checked IR): the compiled
-    /// path is not wired into `run` yet, and `--interpret` is accepted for forward
-    /// compatibility. The available models are test stand-ins, and the summary says so.
+    /// By default the harness is compiled (generated Rust, built with cargo in the shared
+    /// cache; the first build takes a while, later ones are incremental) and the compiled
+    /// binary runs the episodes. `--interpret` runs them in process on the checked IR
+    /// instead; both give identical traces. The available models are test stand-ins, and
+    /// the summary says so.
     ///
     /// Exits 1 when the harness has errors, 2 on bad usage (unknown environment or model)
     /// or when a file cannot be read or a trace written.
@@ -149,7 +151,7 @@ struct RunArgs {
     #[arg(long, default_value_t = 0)]
     seed: u64,
 
-    /// Interpret the IR (currently the only mode, so this is the default).
+    /// Interpret the IR in process instead of compiling the harness.
     #[arg(long)]
     interpret: bool,
 
@@ -249,6 +251,7 @@ fn main() -> ExitCode {
                 tasks: args.tasks,
                 seed: args.seed,
                 trace_dir: args.trace_dir.as_deref(),
+                interpret: args.interpret,
             },
             color,
         ),

@@ -29,6 +29,10 @@ fn run(args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_harnessx"))
         .args(args)
         .env("NO_COLOR", "1")
+        .env(
+            "HARNESSX_CACHE_DIR",
+            Path::new(env!("CARGO_TARGET_TMPDIR")).join("run-cache"),
+        )
         .output()
         .expect("run harnessx")
 }
@@ -89,63 +93,67 @@ fn unknown_env_or_model_exits_2_and_lists_the_known_ones() {
     assert!(text(&o.stderr).contains("replies.txt"));
 }
 
+/// Runs `kd.harness` and returns (stdout, the traces in file order).
+fn run_with_traces(f: &str, dir: &Path, extra: &[&str]) -> (String, Vec<String>) {
+    let td = dir.display().to_string();
+    let mut args = vec![
+        "run",
+        f,
+        "--model",
+        "noisy:0.8",
+        "--tasks",
+        "6",
+        "--seed",
+        "3",
+        "--trace-dir",
+        &td,
+    ];
+    args.extend_from_slice(extra);
+    let o = run(&args);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o.stderr));
+    let mut files: Vec<String> = fs::read_dir(dir)
+        .expect("trace dir")
+        .map(|e| e.expect("entry").file_name().to_string_lossy().into_owned())
+        .collect();
+    files.sort();
+    assert_eq!(
+        files.len(),
+        6,
+        "one trace per episode, no temp files: {files:?}"
+    );
+    assert_eq!(files[0], "episode-0000.jsonl");
+    let traces: Vec<String> = files
+        .iter()
+        .map(|n| fs::read_to_string(dir.join(n)).expect("trace"))
+        .collect();
+    for tr in &traces {
+        let first = tr.lines().next().unwrap_or_default();
+        assert!(first.contains(r#""event":"episode_start""#), "{first}");
+        assert!(tr
+            .lines()
+            .last()
+            .unwrap_or_default()
+            .contains("episode_end"));
+    }
+    (text(&o.stdout), traces)
+}
+
 #[test]
 fn prints_a_summary_and_writes_identical_traces_on_two_runs() {
     let dir = scratch("traces");
     let f = write(&dir, "kd.harness", KEY_DOOR);
-    let mut outs = Vec::new();
-    for name in ["a", "b"] {
-        let t = dir.join(name);
-        let td = t.display().to_string();
-        let o = run(&[
-            "run",
-            &f,
-            "--model",
-            "noisy:0.8",
-            "--tasks",
-            "6",
-            "--seed",
-            "3",
-            "--trace-dir",
-            &td,
-        ]);
-        assert_eq!(o.status.code(), Some(0), "{}", text(&o.stderr));
-        let files: Vec<String> = {
-            let mut v: Vec<String> = fs::read_dir(&t)
-                .expect("trace dir")
-                .map(|e| e.expect("entry").file_name().to_string_lossy().into_owned())
-                .collect();
-            v.sort();
-            v
-        };
-        assert_eq!(
-            files.len(),
-            6,
-            "one trace per episode, no temp files: {files:?}"
-        );
-        assert_eq!(files[0], "episode-0000.jsonl");
-        let traces: Vec<String> = files
-            .iter()
-            .map(|n| fs::read_to_string(t.join(n)).expect("trace"))
-            .collect();
-        for tr in &traces {
-            let first = tr.lines().next().unwrap_or_default();
-            assert!(first.contains(r#""event":"episode_start""#), "{first}");
-            assert!(tr
-                .lines()
-                .last()
-                .unwrap_or_default()
-                .contains("episode_end"));
-        }
-        outs.push((text(&o.stdout), traces));
-    }
-    assert_eq!(outs[0], outs[1], "same flags, same summary and traces");
-    let summary = &outs[0].0;
+    let a = run_with_traces(&f, &dir.join("a"), &["--interpret"]);
+    let b = run_with_traces(&f, &dir.join("b"), &["--interpret"]);
+    assert_eq!(a, b, "same flags, same summary and traces");
+    let summary = &a.0;
     assert!(
         summary.contains("success_rate") && summary.contains("mean_tokens"),
         "{summary}"
     );
-    assert!(summary.contains("test stand-in"), "{summary}");
+    assert!(
+        summary.contains("test stand-in") && summary.contains("interpreted"),
+        "{summary}"
+    );
     // The data row: 6 episodes, and a 0.8 model with repair solves at least one.
     let row: Vec<&str> = summary
         .lines()
@@ -160,6 +168,23 @@ fn prints_a_summary_and_writes_identical_traces_on_two_runs() {
             .is_some_and(|n| n > 0),
         "{summary}"
     );
+}
+
+/// The default path builds the harness with cargo (into a cache under the target dir, so
+/// the first run of this test compiles the runtime's dependencies once).
+#[test]
+fn the_compiled_path_gives_the_interpreted_traces_and_summary() {
+    let dir = scratch("compiled");
+    let f = write(&dir, "kd.harness", KEY_DOOR);
+    let interpreted = run_with_traces(&f, &dir.join("i"), &["--interpret"]);
+    let compiled = run_with_traces(&f, &dir.join("c"), &[]);
+    assert_eq!(
+        compiled.1, interpreted.1,
+        "traces differ between the two paths"
+    );
+    assert!(compiled.0.contains("| compiled"), "{}", compiled.0);
+    let rows = |s: &str| s.lines().skip(1).map(str::to_string).collect::<Vec<_>>();
+    assert_eq!(rows(&compiled.0), rows(&interpreted.0));
 }
 
 #[test]
