@@ -15,7 +15,7 @@ use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use harnessx_compiler::build::{build, BuildOptions};
+use harnessx_compiler::build::{build, cargo_build, write_crate, BuildError, BuildOptions};
 use harnessx_compiler::codegen::tool_schemas;
 use harnessx_compiler::lower::{lower_source, Ir};
 use harnessx_runtime::template::render;
@@ -240,4 +240,34 @@ fn generated_crate_compiles_and_keeps_every_string_verbatim() {
         let rendered = run(&built.binary, &["render", &ir.hash(), "system"]);
         assert_eq!(&rendered, text, "render output of {text:?}");
     }
+}
+
+/// A crate that does not compile is reported as a compiler bug, with cargo's output.
+/// (The module is corrupted by hand after generation: the checker and code generator
+/// themselves are not supposed to produce such a crate.)
+#[test]
+fn a_cargo_failure_is_reported_as_a_compiler_bug() {
+    let src = "harness build_failure_probe { prompt system \"s\" tool act(c: string) }";
+    let ir = lower_text("probe", src);
+    let opts = BuildOptions::default();
+    let krate = write_crate(std::slice::from_ref(&ir), &opts).expect("writes");
+    let module = krate
+        .dir
+        .join("src")
+        .join(format!("{}.rs", krate.modules[0].module));
+    fs::write(&module, "pub fn ir() -> u32 { \"not a number\" }\n").expect("corrupt");
+    let err = match cargo_build(&krate, false) {
+        Ok(_) => panic!("a corrupted crate built"),
+        Err(e) => e,
+    };
+    assert!(matches!(err, BuildError::Cargo { .. }), "{err:?}");
+    let text = err.to_string();
+    assert!(text.contains("bug in the harnessx compiler"), "{text}");
+    assert!(
+        text.contains("mismatched types"),
+        "cargo's output is attached: {text}"
+    );
+    // Writing the crate again repairs it: the file's content differs, so it is rewritten.
+    let again = write_crate(std::slice::from_ref(&ir), &opts).expect("rewrites");
+    assert!(again.files_written >= 1);
 }

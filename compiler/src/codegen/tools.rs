@@ -96,7 +96,11 @@ pub fn json_tokens(v: &Value) -> TokenStream {
             quote!(serde_json::Value::Array(#items))
         }
         Value::Object(map) => {
-            let entries = map.iter().map(|(k, v)| {
+            // Sorted explicitly: `serde_json::Map` iterates in insertion order when some
+            // crate in the build enables `preserve_order`, and the output must not change.
+            let mut sorted: Vec<(&String, &Value)> = map.iter().collect();
+            sorted.sort_by(|a, b| a.0.cmp(b.0));
+            let entries = sorted.into_iter().map(|(k, v)| {
                 let k = lit::str(k);
                 let v = json_tokens(v);
                 quote!((#k, #v))
