@@ -13,6 +13,8 @@
 //! | [`parse`] | when a model reply is a well-formed call (the exact rules) |
 //! | [`repair`] | `extract_action`, `fuzzy_match`, `json_fix` |
 //! | [`model`] | the [`model::Model`] trait; `ScriptedModel` and `FnModel` for tests |
+//! | [`openai`] | the `openai:` backend: chat completions over HTTP, retries, timeouts, constrained decoding |
+//! | [`cache`] | the response cache: `cache:DIR:SPEC` records, `replay:DIR` serves only |
 //! | [`runner`] | environments and test models by name, episode seeds, batches of episodes |
 //! | [`noisy`] | `NoisyExpertModel`: a seeded test stand-in that follows the env's expert, noisily |
 //! | [`env`](mod@env) | the [`env::Env`] trait; [`envs::KeyDoor`], a small deterministic test world |
@@ -63,6 +65,7 @@
 //! Real model backends (`openai:`, `sim:`, `replay:`), the built-in `household` and
 //! `flaky_api` environments, the stdio bridge, the response cache, and parallel episodes.
 
+pub mod cache;
 pub mod call;
 pub mod context;
 pub mod detect;
@@ -73,6 +76,7 @@ pub mod hooks;
 pub mod ir;
 pub mod model;
 pub mod noisy;
+pub mod openai;
 pub mod parse;
 pub mod repair;
 pub mod rules;
