@@ -1,1 +1,3 @@
-//! Placeholder crate. Nothing is implemented here yet; see docs/ARCHITECTURE.md.
+//! harnessx-evolve: AEGIS, the evolution loop (see docs/ARCHITECTURE.md).
+
+pub mod manifest;
