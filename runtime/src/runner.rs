@@ -17,7 +17,7 @@ use crate::rules::RuleSet;
 use crate::trace::VecSink;
 
 /// Environments available by name.
-pub const KNOWN_ENVS: &[&str] = &["key_door"];
+pub const KNOWN_ENVS: &[&str] = &["key_door", "stdio:CMD"];
 
 /// Model specs available by name (both are test stand-ins, not real or simulated models).
 pub const KNOWN_MODELS: &[&str] = &["noisy:P", "scripted:PATH"];
@@ -26,6 +26,8 @@ pub const KNOWN_MODELS: &[&str] = &["noisy:P", "scripted:PATH"];
 pub fn make_env(name: &str) -> Result<Box<dyn Env>, String> {
     match name {
         "key_door" => Ok(Box::new(KeyDoor::new())),
+        // A bridge process (docs/BRIDGE.md); pooled, so episodes share one child.
+        _ if name.starts_with("stdio:") => Ok(Box::new(crate::envs::StdioEnv::from_spec(name)?)),
         _ => Err(format!(
             "unknown environment `{name}`; known environments: {}",
             KNOWN_ENVS.join(", ")

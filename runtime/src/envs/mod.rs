@@ -2,5 +2,7 @@
 //! come later; [`KeyDoor`] exists to test the engine.
 
 mod key_door;
+pub mod stdio;
 
 pub use key_door::{Fault, FaultKind, KeyDoor};
+pub use stdio::{StdioConfig, StdioEnv};
