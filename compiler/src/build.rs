@@ -152,9 +152,13 @@ pub enum BuildError {
         program: OsString,
         error: io::Error,
     },
-    /// cargo ran and failed: a bug in the compiler (see the module docs).
+    /// cargo ran and failed. When the generated crate itself failed, that is a bug in
+    /// the compiler (see the module docs); when a dependency failed (`failed_package` names
+    /// it), the runtime checkout is broken and generated code is not to blame.
     Cargo {
         crate_dir: PathBuf,
+        package: String,
+        failed_package: Option<String>,
         status: Option<i32>,
         stderr: String,
     },
@@ -173,8 +177,28 @@ impl fmt::Display for BuildError {
             ),
             BuildError::Cargo {
                 crate_dir,
+                package,
+                failed_package: Some(dep),
                 status,
                 stderr,
+            } if dep != package => {
+                let status = status.map_or_else(|| "a signal".to_string(), |c| c.to_string());
+                write!(
+                    f,
+                    "cargo failed (exit status {status}) to build `{dep}`, a dependency of the \
+                     generated crate at {}; the generated code was not compiled. Check that \
+                     the runtime at {} builds (`cargo build -p harnessx-runtime`).\n\ncargo's \
+                     output:\n{}",
+                    crate_dir.display(),
+                    runtime_dir().display(),
+                    stderr.trim_end()
+                )
+            }
+            BuildError::Cargo {
+                crate_dir,
+                status,
+                stderr,
+                ..
             } => {
                 let status = status.map_or_else(|| "a signal".to_string(), |c| c.to_string());
                 write!(
@@ -308,6 +332,8 @@ pub fn cargo_build(
     } else {
         Err(BuildError::Cargo {
             crate_dir: krate.dir.clone(),
+            package: krate.package.clone(),
+            failed_package: failed_package(&stderr),
             status: output.status.code(),
             stderr,
         })
@@ -336,6 +362,12 @@ fn run_cargo(
     }
     cmd.output()
         .map_err(|error| BuildError::CargoNotRun { program, error })
+}
+
+/// The package named by cargo's "could not compile `NAME`" line, if any.
+fn failed_package(stderr: &str) -> Option<String> {
+    let rest = &stderr[stderr.find("could not compile `")? + "could not compile `".len()..];
+    Some(rest[..rest.find('`')?].to_string())
 }
 
 /// Whether a failed `--offline` build failed for want of a package not in the local cache.
@@ -449,6 +481,14 @@ mod tests {
         assert_eq!(a, batch_hash(&["a".into(), "b".into()]));
         assert_ne!(a, batch_hash(&["a".into()]));
         assert_eq!(a.len(), 16);
+    }
+
+    #[test]
+    fn the_failing_package_is_found() {
+        let e = "error: could not compile `harnessx-runtime` (lib) due to 1 previous error";
+        assert_eq!(failed_package(e).as_deref(), Some("harnessx-runtime"));
+        assert_eq!(failed_package("error: linker failed"), None);
+        assert_eq!(failed_package("could not compile `x"), None);
     }
 
     #[test]

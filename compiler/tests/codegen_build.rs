@@ -260,7 +260,14 @@ fn a_cargo_failure_is_reported_as_a_compiler_bug() {
         Ok(_) => panic!("a corrupted crate built"),
         Err(e) => e,
     };
-    assert!(matches!(err, BuildError::Cargo { .. }), "{err:?}");
+    match &err {
+        BuildError::Cargo {
+            package,
+            failed_package,
+            ..
+        } => assert_eq!(failed_package.as_ref(), Some(package), "{err:?}"),
+        other => panic!("{other:?}"),
+    }
     let text = err.to_string();
     assert!(text.contains("bug in the harnessx compiler"), "{text}");
     assert!(

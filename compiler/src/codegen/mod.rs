@@ -15,6 +15,26 @@
 //!
 //! The generated code refers to the runtime as `harnessx_runtime`, to `serde`,
 //! `serde_json` and `regex`; [`crate::build`] writes a crate with those dependencies.
+//!
+//! # Snapshot-testing a harness's generated code
+//!
+//! Because the output is deterministic, a project can pin what its harness compiles to,
+//! and review a change to the harness as a change to the code:
+//!
+//! ```text
+//! #[test]
+//! fn household_codegen() {
+//!     let out = std::process::Command::new("harnessx")
+//!         .args(["compile", "household.harness", "--emit", "rust"])
+//!         .output()
+//!         .expect("harnessx runs");
+//!     assert!(out.status.success());
+//!     insta::assert_snapshot!(String::from_utf8(out.stdout).unwrap());
+//! }
+//! ```
+//!
+//! or, in Rust, `harnessx_compiler::lower::lower_source` then [`generate_module`]. The IR
+//! (`--emit ir`) can be pinned the same way; it is what the interpreter runs.
 
 pub mod batch;
 pub mod ir;
