@@ -17,7 +17,7 @@ use crate::rules::RuleSet;
 use crate::trace::VecSink;
 
 /// Environments available by name.
-pub const KNOWN_ENVS: &[&str] = &["key_door", "household", "stdio:CMD"];
+pub const KNOWN_ENVS: &[&str] = &["key_door", "household", "flaky_api", "stdio:CMD"];
 
 /// Model specs available by name (both are test stand-ins, not real or simulated models).
 pub const KNOWN_MODELS: &[&str] = &["noisy:P", "scripted:PATH"];
@@ -27,6 +27,7 @@ pub fn make_env(name: &str) -> Result<Box<dyn Env>, String> {
     match name {
         "key_door" => Ok(Box::new(KeyDoor::new())),
         "household" => Ok(Box::new(crate::envs::Household::new())),
+        "flaky_api" => Ok(Box::new(crate::envs::FlakyApi::new())),
         // A bridge process (docs/BRIDGE.md); pooled, so episodes share one child.
         _ if name.starts_with("stdio:") => Ok(Box::new(crate::envs::StdioEnv::from_spec(name)?)),
         _ => Err(format!(

@@ -446,3 +446,27 @@ fn random_admissible_actions_rarely_succeed() {
     assert!(without_finish < 0.10, "{without_finish}");
     assert!(with_finish < 0.10, "{with_finish}");
 }
+
+#[test]
+fn the_example_harness_tools_exist_with_the_same_parameters() {
+    let example = include_str!("../../examples/household.harness");
+    let tools = household::tools();
+    let mut seen = 0;
+    for line in example.lines().map(str::trim) {
+        let Some(decl) = line.strip_prefix("tool ") else {
+            continue;
+        };
+        let (name, rest) = decl.split_once('(').unwrap_or_default();
+        let params = rest.split_once(')').unwrap_or_default().0;
+        let spec = tools.iter().find(|t| t.name == name);
+        let spec = spec.unwrap_or_else(|| panic!("the env has no `{name}`"));
+        let ours: Vec<String> = spec
+            .params
+            .iter()
+            .map(|p| format!("{}: {}", p.name, harnessx_runtime::call::type_name(&p.ty)))
+            .collect();
+        assert_eq!(ours.join(", "), params, "{name}");
+        seen += 1;
+    }
+    assert_eq!(seen, 6);
+}
