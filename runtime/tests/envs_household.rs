@@ -72,6 +72,17 @@ fn expert_solves_a_thousand_tasks_within_the_step_limit() {
         f64::from(steps) / f64::from(solved.max(1))
     );
     assert!(solved >= 990, "{solved}/1000");
+
+    let held_out = household::HELD_OUT.take(500);
+    let solved = held_out
+        .filter(|&task| {
+            let mut env = Household::new();
+            env.reset(task, task);
+            run_expert(&mut env, STEP_LIMIT).is_some()
+        })
+        .count();
+    println!("household expert, held_out: {solved}/500 solved");
+    assert!(solved >= 495, "{solved}/500");
 }
 
 #[test]
