@@ -102,6 +102,8 @@ pub struct StdioStats {
     pub failed_episodes: u64,
     pub resets: u64,
     pub steps: u64,
+    /// Starting children and waiting for their ready lines (not part of `reset_time`).
+    pub spawn_time: Duration,
     pub reset_time: Duration,
     pub step_time: Duration,
 }
@@ -559,9 +561,11 @@ impl Bridge {
 fn kill_child(child: &mut Child) {
     #[cfg(unix)]
     {
-        // The group id is the child's pid (see `process_group(0)`). The child is not
-        // reaped yet, so that id cannot have been reused. `kill` from the shell avoids
-        // an FFI dependency for this rare path.
+        // The group id is the child's pid (see `process_group(0)`). The id cannot have
+        // been reused: either the child is not reaped yet, or it was reaped moments ago
+        // and the id stays taken while any helper of the group lives (and an empty group
+        // means nobody is left to kill). `kill -9 -PGID` from the shell avoids an FFI
+        // dependency for this rare path; dash, the usual `sh`, rejects `-KILL --`.
         let _ = Command::new("sh")
             .arg("-c")
             .arg(format!("kill -9 -{} 2>/dev/null", child.id()))
@@ -797,7 +801,10 @@ impl StdioEnv {
             }
         }
         self.stats.spawns += 1;
-        self.bridge = Some(Bridge::spawn(&self.command, &self.config)?);
+        let start = Instant::now();
+        let b = Bridge::spawn(&self.command, &self.config);
+        self.stats.spawn_time += start.elapsed();
+        self.bridge = Some(b?);
         Ok(())
     }
 
@@ -962,8 +969,10 @@ impl Env for StdioEnv {
         self.admissible.clear();
         self.stats.resets += 1;
         let start = Instant::now();
+        let spawning = self.stats.spawn_time;
         let out = self.try_reset(task, seed);
-        self.stats.reset_time += start.elapsed();
+        let spawned = self.stats.spawn_time.saturating_sub(spawning);
+        self.stats.reset_time += start.elapsed().saturating_sub(spawned);
         match out {
             Ok(obs) => obs,
             Err(e) => {
