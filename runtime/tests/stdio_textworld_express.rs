@@ -164,4 +164,16 @@ fn textworld_express_expert_is_tracked_and_folds_differ() {
     let out = train.step(&ToolCall::new("go").arg("target", "north"));
     assert!(!out.done && out.error.is_some());
     assert!(train.expert().is_some());
+    // Same task, seed and model: byte-identical traces (no wall-clock time leaks in).
+    let ir = twx_ir();
+    let trace = |env: &mut StdioEnv| {
+        let mut model = NoisyExpertModel::new(0.5);
+        let mut sink = VecSink::default();
+        run_episode(&ir, &mut model, env, 3, 11, &mut sink);
+        sink.to_jsonl()
+    };
+    let a = trace(&mut train);
+    assert_eq!(a, trace(&mut train));
+    let mut fresh = bridge("--fold train");
+    assert_eq!(a, trace(&mut fresh), "and from a new bridge process");
 }
