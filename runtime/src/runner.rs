@@ -20,7 +20,13 @@ use crate::trace::VecSink;
 pub const KNOWN_ENVS: &[&str] = &["key_door", "household", "flaky_api", "stdio:CMD"];
 
 /// Model specs available by name (both are test stand-ins, not real or simulated models).
-pub const KNOWN_MODELS: &[&str] = &["noisy:P", "scripted:PATH"];
+pub const KNOWN_MODELS: &[&str] = &[
+    "noisy:P",
+    "scripted:PATH",
+    "openai:BASE_URL#MODEL",
+    "cache:DIR:SPEC",
+    "replay:DIR",
+];
 
 /// The environment called `name`, or an error listing the known ones.
 pub fn make_env(name: &str) -> Result<Box<dyn Env>, String> {
@@ -44,6 +50,14 @@ pub enum ModelSpec {
     Noisy(f64),
     /// `scripted:PATH`: a [`ScriptedModel`] replaying these replies in order, cycling.
     Scripted(Vec<String>),
+    /// `openai:BASE_URL#MODEL[?options]`: a real model over the chat-completions API
+    /// ([`crate::openai`]).
+    OpenAi(crate::openai::OpenAiConfig),
+    /// `cache:DIR:SPEC`: `SPEC` behind the response cache in `DIR` ([`crate::cache`]):
+    /// cached replies are served, others are asked for and stored.
+    Cached { dir: String, inner: Box<ModelSpec> },
+    /// `replay:DIR`: replies from the response cache in `DIR` only; a miss is an error.
+    Replay(String),
 }
 
 impl fmt::Display for ModelSpec {
@@ -51,6 +65,9 @@ impl fmt::Display for ModelSpec {
         match self {
             ModelSpec::Noisy(p) => write!(f, "noisy:{p} (test stand-in)"),
             ModelSpec::Scripted(r) => write!(f, "scripted, {} replies (test stand-in)", r.len()),
+            ModelSpec::OpenAi(c) => write!(f, "{c}"),
+            ModelSpec::Cached { dir, inner } => write!(f, "{inner}, cached in {dir}"),
+            ModelSpec::Replay(dir) => write!(f, "replay of {dir}"),
         }
     }
 }
@@ -91,7 +108,45 @@ impl ModelSpec {
                 }
                 Ok(ModelSpec::Scripted(replies))
             }
+            "openai" => crate::openai::OpenAiConfig::parse(arg).map(ModelSpec::OpenAi),
+            // The directory ends at the first `:`; the rest is a whole spec (`openai:http://…`).
+            "cache" => match arg.split_once(':') {
+                Some((dir, inner)) if !dir.is_empty() && !inner.is_empty() => {
+                    Ok(ModelSpec::Cached {
+                        dir: dir.to_string(),
+                        inner: Box::new(ModelSpec::parse(inner, read)?),
+                    })
+                }
+                _ => Err(format!("`{spec}`: expected `cache:DIR:SPEC`")),
+            },
+            "replay" if !arg.is_empty() => Ok(ModelSpec::Replay(arg.to_string())),
             _ => Err(unknown()),
+        }
+    }
+
+    /// What produces the replies, for response caches (see [`crate::cache`]).
+    pub fn model_id(&self) -> String {
+        match self {
+            ModelSpec::OpenAi(c) => c.model_id(),
+            ModelSpec::Noisy(p) => format!("noisy:{p}"),
+            ModelSpec::Scripted(r) => format!(
+                "scripted:{:016x}",
+                crate::ir::fnv1a64(r.join("\n").as_bytes())
+            ),
+            ModelSpec::Cached { inner, .. } => inner.model_id(),
+            ModelSpec::Replay(dir) => format!("replay:{dir}"),
+            #[allow(unreachable_patterns)]
+            other => other.to_string(),
+        }
+    }
+
+    /// Take the harness's model settings that a spec leaves open: for `openai:`, the
+    /// API-key variable (`api_key_env`) and the timeout. Call it before [`Self::build`].
+    pub fn apply_model_ir(&mut self, m: &crate::ir::ModelIr) {
+        match self {
+            ModelSpec::OpenAi(c) => c.apply_model_ir(m),
+            ModelSpec::Cached { inner, .. } => inner.apply_model_ir(m),
+            _ => {}
         }
     }
 
@@ -101,6 +156,18 @@ impl ModelSpec {
         match self {
             ModelSpec::Noisy(p) => Box::new(NoisyExpertModel::new(*p)),
             ModelSpec::Scripted(r) => Box::new(ScriptedModel::new(r.clone(), WhenExhausted::Cycle)),
+            ModelSpec::OpenAi(c) => Box::new(crate::openai::OpenAiModel::new(c.clone())),
+            // Building cannot fail, so an unusable cache fails every call with the reason.
+            ModelSpec::Cached { dir, inner } => {
+                match crate::cache::CachingModel::new(inner.build(), dir, &inner.model_id()) {
+                    Ok(m) => Box::new(m),
+                    Err(e) => Box::new(crate::cache::FailingModel(e)),
+                }
+            }
+            ModelSpec::Replay(dir) => match crate::cache::CachingModel::replay(dir) {
+                Ok(m) => Box::new(m),
+                Err(e) => Box::new(crate::cache::FailingModel(e)),
+            },
         }
     }
 }
