@@ -14,6 +14,7 @@ use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
+use harnessx_runtime::cache::CachingModel;
 use harnessx_runtime::call::ToolSpec;
 use harnessx_runtime::envs::KeyDoor;
 use harnessx_runtime::ir::{Decoding, ParamIr, TypeIr};
@@ -570,4 +571,41 @@ fn a_missing_key_variable_fails_clearly_without_a_request() {
         "{e}"
     );
     assert_eq!(server.count(), 0);
+}
+
+#[test]
+fn a_cached_openai_run_replays_identically_without_requests() {
+    let dir = std::env::temp_dir().join(format!("hx-openai-faults-cache-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let server = FaultServer::start(vec![
+        Fault::Status(503, "warming up".into(), None),
+        Fault::Ok(reply(r#"open("drawer")"#)),
+        Fault::Ok(reply("look()")),
+        Fault::Ok(reply(r#"go("garden")"#)),
+    ]);
+    let cfg = server.config();
+    let id = cfg.model_id();
+    let mut ir = common::key_door_ir();
+    ir.loop_.max_steps = 3;
+    let episode = |model: &mut dyn Model| {
+        let mut sink = VecSink::default();
+        run_episode(&ir, model, &mut KeyDoor::new(), 0, 42, &mut sink);
+        sink.to_jsonl()
+    };
+    let recorded = {
+        let mut m =
+            CachingModel::new(Box::new(OpenAiModel::new(cfg.clone())), &dir, &id).expect("cache");
+        episode(&mut m)
+    };
+    let served = server.count();
+    assert_eq!(served, 4, "one 503, then three replies");
+    let rerun = {
+        let mut m = CachingModel::new(Box::new(OpenAiModel::new(cfg)), &dir, &id).expect("cache");
+        episode(&mut m)
+    };
+    assert_eq!(server.count(), served, "the rerun sent no request");
+    assert_eq!(rerun, recorded);
+    let mut replay = CachingModel::replay(&dir).expect("replay");
+    assert_eq!(episode(&mut replay), recorded);
+    let _ = std::fs::remove_dir_all(&dir);
 }
