@@ -11,7 +11,7 @@
 //! | option | values | default |
 //! |---|---|---|
 //! | `tools` | `text` (the harness describes tools in its prompt; the reply is text) or `native` (tools sent as `tools`, `tool_calls` read back) | `text` |
-//! | `format` | `json_schema` (OpenAI, vLLM, llama.cpp) or `json_object` (llama.cpp's `{type: json_object, schema}`) for `decoding = constrained` | `json_schema` |
+//! | `format` | how `decoding = constrained` sends the schema: `json_object` (`{type: json_object, schema}`: llama-cpp-python, llama.cpp's server) or `json_schema` (`{type: json_schema, json_schema: {name, schema}}`: OpenAI, vLLM, llama.cpp's server) | `json_object` |
 //! | `timeout_ms` | whole-request timeout | the harness's `timeout_ms`, else 60000 |
 //! | `connect_timeout_ms` | TCP/TLS connect timeout | 5000 |
 //! | `retries` | retries after the first attempt | 4 |
@@ -81,9 +81,11 @@ pub enum ToolMode {
 /// The `response_format` shape used for constrained decoding.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum SchemaFormat {
-    /// `{"type": "json_schema", "json_schema": {"name", "schema"}}` (OpenAI, vLLM, llama.cpp).
+    /// `{"type": "json_schema", "json_schema": {"name", "schema"}}` (OpenAI, vLLM, llama.cpp's
+    /// server; llama-cpp-python 0.3 rejects it).
     JsonSchema,
-    /// `{"type": "json_object", "schema": ...}` (llama.cpp's own form).
+    /// `{"type": "json_object", "schema": ...}`: the form llama-cpp-python (0.3) accepts, and
+    /// llama.cpp's server too. The default, because the project's local model runs there.
     JsonObject,
 }
 
@@ -110,7 +112,7 @@ impl OpenAiConfig {
             base_url: base_url.into().trim_end_matches('/').to_string(),
             model: model.into(),
             tools: ToolMode::Text,
-            format: SchemaFormat::JsonSchema,
+            format: SchemaFormat::JsonObject,
             api_key_env: None,
             timeout_ms: None,
             connect_timeout_ms: DEFAULT_CONNECT_TIMEOUT_MS,

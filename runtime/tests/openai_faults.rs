@@ -19,7 +19,7 @@ use harnessx_runtime::call::ToolSpec;
 use harnessx_runtime::envs::KeyDoor;
 use harnessx_runtime::ir::{Decoding, ParamIr, TypeIr};
 use harnessx_runtime::model::{Message, Model, ModelError, ModelRequest, Role};
-use harnessx_runtime::openai::{OpenAiConfig, OpenAiModel, ToolMode};
+use harnessx_runtime::openai::{OpenAiConfig, OpenAiModel, SchemaFormat, ToolMode};
 use harnessx_runtime::run_episode;
 use harnessx_runtime::trace::VecSink;
 
@@ -489,7 +489,9 @@ fn constrained_decoding_sends_a_schema_with_the_admissible_actions() {
     let server = FaultServer::start(vec![Fault::Ok(reply(
         r#"{"tool": "open", "args": {"target": "drawer"}}"#,
     ))]);
-    let mut m = OpenAiModel::new(server.config());
+    let mut cfg = server.config();
+    cfg.format = SchemaFormat::JsonSchema;
+    let mut m = OpenAiModel::new(cfg);
     let req = ModelRequest {
         decoding: Decoding::Constrained,
         ..request()
@@ -608,4 +610,28 @@ fn a_cached_openai_run_replays_identically_without_requests() {
     let mut replay = CachingModel::replay(&dir).expect("replay");
     assert_eq!(episode(&mut replay), recorded);
     let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn the_default_schema_format_is_llama_cpp_json_object() {
+    let server = FaultServer::start(vec![Fault::Ok(reply(r#"{"tool": "look", "args": {}}"#))]);
+    let mut m = OpenAiModel::new(server.config());
+    let req = ModelRequest {
+        decoding: Decoding::Constrained,
+        admissible: vec![],
+        ..request()
+    };
+    assert!(m.complete(&req).is_ok());
+    let body = server.captured()[0].json();
+    let rf = &body["response_format"];
+    assert_eq!(rf["type"], "json_object");
+    // Without admissible actions: one free branch per tool.
+    assert_eq!(
+        rf["schema"]["anyOf"][0]["properties"]["tool"]["enum"][0],
+        "open"
+    );
+    assert_eq!(
+        rf["schema"]["anyOf"][1]["properties"]["tool"]["enum"][0],
+        "look"
+    );
 }
