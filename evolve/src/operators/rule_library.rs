@@ -1,0 +1,335 @@
+//! The rule library: for each failure class, guard rules known to address it, built as
+//! AST nodes with parameters fitted to the harness (the step threshold from
+//! `loop.max_steps`, the token threshold from `context.budget`, the tool that finishes).
+//!
+//! Every template names its hook and the detector or metric it keys on; `insert_rule`
+//! skips a template when a rule on that hook already keys on the same thing, so the
+//! library never stacks a second anti-loop rule on top of the first (tuning the existing
+//! one is `tune_rule`'s job).
+
+use harnessx_compiler::schema::{self, REPAIR_STRATEGIES};
+use harnessx_syntax::{Action, CmpOp, Cond, CondKind, Harness, Item, Rule, ValueKind};
+
+use super::bounds::{nice, num_of, to_value, NumKind};
+use super::node::{self, action, and, call, compare, detector, matches, named_arg, not, text};
+use super::rng::Rng;
+use crate::fragments::rule_messages;
+use crate::manifest::FailureClass;
+
+/// One library rule: where it fires, what it keys on, how to build it.
+pub struct Template {
+    pub class: FailureClass,
+    pub hook: &'static str,
+    /// The detector or metric of its condition: the duplicate check keys on it.
+    pub key: &'static str,
+    pub name: &'static str,
+    pub why: &'static str,
+    build: fn(&Harness, &mut Rng) -> Option<Rule>,
+}
+
+impl Template {
+    pub fn build(&self, h: &Harness, rng: &mut Rng) -> Option<Rule> {
+        (self.build)(h, rng)
+    }
+
+    /// Whether the harness has what the template needs and no rule on the same hook
+    /// already keys on the same detector or metric.
+    pub fn fits(&self, h: &Harness) -> bool {
+        if self.class == FailureClass::PrematureFinish && finish_tool(h).is_none() {
+            return false;
+        }
+        !h.items.iter().any(|i| match i {
+            Item::Rule(r) => {
+                r.hook.name == self.hook && r.when.as_ref().is_some_and(|c| keys_on(c, self.key))
+            }
+            _ => false,
+        })
+    }
+}
+
+pub const TEMPLATES: &[Template] = &[
+    Template {
+        class: FailureClass::MalformedCall,
+        hook: "after_model",
+        key: "malformed_call",
+        name: "repair_call",
+        why: "recovers calls buried in prose instead of losing the step",
+        build: repair_call,
+    },
+    Template {
+        class: FailureClass::Loop,
+        hook: "before_tool",
+        key: "repeated_action",
+        name: "anti_loop",
+        why: "a hint when the same action repeats breaks the loop",
+        build: anti_loop,
+    },
+    Template {
+        class: FailureClass::ToolErrorIgnored,
+        hook: "after_tool",
+        key: "tool_error",
+        name: "retry_errors",
+        why: "transient tool errors are retried, and the model is told when they persist",
+        build: retry_errors,
+    },
+    Template {
+        class: FailureClass::ToolTimeout,
+        hook: "after_tool",
+        key: "tool_timeout",
+        name: "retry_timeouts",
+        why: "timed-out calls are retried with backoff",
+        build: retry_timeouts,
+    },
+    Template {
+        class: FailureClass::StepBudget,
+        hook: "step_start",
+        key: "step",
+        name: "finish_soon",
+        why: "a reminder near the step limit gets the episode finished in time",
+        build: finish_soon,
+    },
+    Template {
+        class: FailureClass::PrematureFinish,
+        hook: "before_tool",
+        key: "call",
+        name: "check_before_finish",
+        why: "finishing is blocked until the goal has been checked",
+        build: check_before_finish,
+    },
+    Template {
+        class: FailureClass::ContextOverflow,
+        hook: "step_start",
+        key: "context_tokens",
+        name: "compact_context",
+        why: "the history is compacted before it crowds the goal out",
+        build: compact_context,
+    },
+    Template {
+        class: FailureClass::WrongAction,
+        hook: "after_tool",
+        key: "observation",
+        name: "admissible_hint",
+        why: "a failed action is answered with the actions that are possible",
+        build: admissible_hint,
+    },
+];
+
+pub fn templates_for(class: FailureClass) -> Vec<&'static Template> {
+    TEMPLATES
+        .iter()
+        .filter(|t| class == FailureClass::Unknown || t.class == class)
+        .collect()
+}
+
+/// Does a condition use the detector, metric or subject `key` anywhere?
+pub fn keys_on(c: &Cond, key: &str) -> bool {
+    match &c.kind {
+        CondKind::And(ops) | CondKind::Or(ops) => ops.iter().any(|o| keys_on(o, key)),
+        CondKind::Not(op) => keys_on(op, key),
+        CondKind::Detector { name, .. } => name.name == key,
+        CondKind::Compare { metric, .. } => metric.name == key,
+        CondKind::Matches { subject, .. } => subject.name == key,
+    }
+}
+
+fn message(class: FailureClass, rng: &mut Rng) -> ValueKind {
+    let msgs = rule_messages(class);
+    text(rng.pick(msgs).copied().unwrap_or("Think, then act."))
+}
+
+fn with_fallback(mut a: Action, fallback: Action) -> Action {
+    a.otherwise = Some(Box::new(fallback));
+    a
+}
+
+fn int(i: i64) -> ValueKind {
+    ValueKind::Int(i)
+}
+
+/// A field's value as a number, else its schema default.
+pub fn effective(h: &Harness, section: &str, field: &str) -> Option<f64> {
+    if let Some(f) = node::section_field(h, section, field) {
+        return num_of(&f.value.kind);
+    }
+    schema::section(section)?
+        .field(field)?
+        .default
+        .and_then(super::bounds::lit_num)
+}
+
+fn repair_call(_h: &Harness, rng: &mut Rng) -> Option<Rule> {
+    // `extract_action` is the usual fix for small models; the others are worth a try.
+    let strategy = if rng.chance(0.6) {
+        "extract_action"
+    } else {
+        rng.pick(REPAIR_STRATEGIES).copied()?
+    };
+    let repair = action("repair", vec![], Some(ValueKind::Ident(strategy.into())));
+    let reprompt = action(
+        "reprompt",
+        vec![],
+        Some(message(FailureClass::MalformedCall, rng)),
+    );
+    Some(node::rule(
+        "after_model",
+        None,
+        Some(detector("malformed_call", vec![])),
+        vec![with_fallback(repair, reprompt)],
+    ))
+}
+
+fn anti_loop(_h: &Harness, rng: &mut Rng) -> Option<Rule> {
+    let window = rng.between(3, 6);
+    let count = rng.between(2, window.min(4));
+    let when = detector(
+        "repeated_action",
+        vec![
+            named_arg("window", int(window)),
+            named_arg("count", int(count)),
+        ],
+    );
+    let hint = action("inject", vec![], Some(message(FailureClass::Loop, rng)));
+    Some(node::rule("before_tool", None, Some(when), vec![hint]))
+}
+
+fn backoff(rng: &mut Rng) -> ValueKind {
+    let ms = *rng.pick(&[100.0, 200.0, 500.0, 1000.0]).unwrap_or(&100.0);
+    to_value(NumKind::Duration, ms)
+}
+
+fn retry_errors(_h: &Harness, rng: &mut Rng) -> Option<Rule> {
+    let retry = action(
+        "retry",
+        vec![
+            named_arg("max", int(rng.between(1, 3))),
+            named_arg("backoff", backoff(rng)),
+        ],
+        None,
+    );
+    let tell = action(
+        "inject",
+        vec![],
+        Some(message(FailureClass::ToolErrorIgnored, rng)),
+    );
+    Some(node::rule(
+        "after_tool",
+        None,
+        Some(detector("tool_error", vec![])),
+        vec![with_fallback(retry, tell)],
+    ))
+}
+
+fn retry_timeouts(_h: &Harness, rng: &mut Rng) -> Option<Rule> {
+    let retry = action(
+        "retry",
+        vec![
+            named_arg("max", int(rng.between(1, 3))),
+            named_arg("backoff", backoff(rng)),
+        ],
+        None,
+    );
+    Some(node::rule(
+        "after_tool",
+        None,
+        Some(detector("tool_timeout", vec![])),
+        vec![retry],
+    ))
+}
+
+fn finish_soon(h: &Harness, rng: &mut Rng) -> Option<Rule> {
+    let max_steps = effective(h, "loop", "max_steps")?;
+    let frac = *rng.pick(&[0.6, 0.7, 0.8])?;
+    let n = (max_steps * frac).round().clamp(1.0, max_steps.max(1.0)) as i64;
+    let when = compare("step", CmpOp::Ge, int(n));
+    let hint = action(
+        "inject",
+        vec![],
+        Some(message(FailureClass::StepBudget, rng)),
+    );
+    Some(node::rule("step_start", None, Some(when), vec![hint]))
+}
+
+/// The tool that ends an episode, by name.
+pub fn finish_tool(h: &Harness) -> Option<&str> {
+    let names = node::tool_names(h);
+    ["finish", "submit", "answer", "done"]
+        .into_iter()
+        .find(|n| names.contains(n))
+        .or_else(|| {
+            names
+                .into_iter()
+                .find(|n| n.contains("finish") || n.contains("submit"))
+        })
+}
+
+fn has_verifying_tool(h: &Harness) -> bool {
+    h.items.iter().any(|i| match i {
+        Item::Tool(t) => t
+            .options
+            .as_deref()
+            .unwrap_or(&[])
+            .iter()
+            .any(|f| f.name.name == "verifies" && f.value.kind == ValueKind::Bool(true)),
+        _ => false,
+    })
+}
+
+fn check_before_finish(h: &Harness, rng: &mut Rng) -> Option<Rule> {
+    let finish = finish_tool(h)?;
+    // `verified` is never true without a tool marked `verifies = true`: blocking on it
+    // would block every finish. Without one, only an early finish is blocked.
+    let guard = if has_verifying_tool(h) {
+        not(detector("verified", vec![]))
+    } else {
+        let max_steps = effective(h, "loop", "max_steps")?;
+        let k = rng.between(3, ((max_steps / 4.0) as i64).max(3));
+        compare("step", CmpOp::Lt, int(k))
+    };
+    let block = action(
+        "block",
+        vec![],
+        Some(message(FailureClass::PrematureFinish, rng)),
+    );
+    Some(node::rule(
+        "before_tool",
+        None,
+        Some(and(vec![call(finish), guard])),
+        vec![block],
+    ))
+}
+
+fn compact_context(h: &Harness, rng: &mut Rng) -> Option<Rule> {
+    let budget = effective(h, "context", "budget")?;
+    let frac = *rng.pick(&[0.6, 0.75, 0.9])?;
+    let threshold = nice(NumKind::Tokens, (budget * frac).max(64.0));
+    let when = compare(
+        "context_tokens",
+        CmpOp::Gt,
+        to_value(NumKind::Tokens, threshold),
+    );
+    let args = if rng.chance(0.5) {
+        vec![]
+    } else {
+        let s = rng.pick(schema::COMPACT_STRATEGIES).copied()?;
+        vec![named_arg("strategy", ValueKind::Ident(s.into()))]
+    };
+    Some(node::rule(
+        "step_start",
+        None,
+        Some(when),
+        vec![action("compact", args, None)],
+    ))
+}
+
+fn admissible_hint(_h: &Harness, rng: &mut Rng) -> Option<Rule> {
+    let when = matches(
+        "observation",
+        "(?i)(nothing happens|not possible|invalid|unknown action|can't|cannot)",
+    );
+    let hint = action(
+        "inject",
+        vec![],
+        Some(message(FailureClass::WrongAction, rng)),
+    );
+    Some(node::rule("after_tool", None, Some(when), vec![hint]))
+}
