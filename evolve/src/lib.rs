@@ -8,7 +8,19 @@
 //!   prompt fragments, tool timeouts and retries, context pins), their class mapping for
 //!   the planner, candidate verification, and provenance comments.
 //! - [`fragments`]: the instruction sentences and rule messages per failure class.
+//! - [`digest`]: the Digester: each failed episode's failure class with evidence, from its
+//!   trace; the persistent failure catalog and when a round is actionable.
+//! - [`planner`]: the Thompson-sampling bandit over (operator, failure class) arms that
+//!   picks each round's proposals, and the `landscape.md` writer.
+//! - [`ledger`]: ship and reject ledgers, per-operator hit rates, the budget with hard
+//!   limits, atomic JSON files.
+//! - [`stats`]: the gate's paired tests (exact sign test, seeded paired bootstrap), the
+//!   seesaw rule, Wilson intervals, the seeded generator.
 
+pub mod digest;
 pub mod fragments;
+pub mod ledger;
 pub mod manifest;
 pub mod operators;
+pub mod planner;
+pub mod stats;

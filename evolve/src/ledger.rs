@@ -1,0 +1,267 @@
+//! The planner's books: the ship and reject ledgers (every gate verdict with its reason,
+//! scores, p-value and cost), per-operator hit rates, and the budget with hard limits.
+//! Everything persists as JSON written atomically, so a run killed mid-write resumes from
+//! the previous complete file, never a torn one.
+
+use std::collections::BTreeMap;
+use std::io::Write;
+use std::path::Path;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
+
+use crate::manifest::FailureClass;
+
+// ---------------------------------------------------------------------------------------
+// atomic JSON files
+
+/// Write `bytes` to `path` via a temp file in the same directory, synced, then renamed
+/// over `path` (rename is atomic within a file system, so readers see old or new).
+pub fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    // Unique per process and call, so concurrent writers never share a temp file.
+    static COUNTER: AtomicU64 = AtomicU64::new(0);
+    let n = COUNTER.fetch_add(1, Ordering::Relaxed);
+    let dir = path
+        .parent()
+        .filter(|d| !d.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    let name = path
+        .file_name()
+        .map(|s| s.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "out".into());
+    let tmp = dir.join(format!(".{name}.tmp.{}.{n}", std::process::id()));
+    let result = (|| {
+        let mut f = std::fs::File::create(&tmp)?;
+        f.write_all(bytes)?;
+        f.sync_all()?;
+        std::fs::rename(&tmp, path)
+    })();
+    if result.is_err() {
+        let _ = std::fs::remove_file(&tmp);
+    }
+    result
+}
+
+/// Pretty JSON with a final newline, written atomically.
+pub fn save_json<T: Serialize>(path: &Path, value: &T) -> std::io::Result<()> {
+    let mut text = serde_json::to_string_pretty(value).map_err(std::io::Error::other)?;
+    text.push('\n');
+    write_atomic(path, text.as_bytes())
+}
+
+/// Read JSON written by [`save_json`]; a malformed file is an `InvalidData` error.
+pub fn load_json<T: DeserializeOwned>(path: &Path) -> std::io::Result<T> {
+    let text = std::fs::read_to_string(path)?;
+    serde_json::from_str(&text).map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidData, e))
+}
+
+// ---------------------------------------------------------------------------------------
+// costs and the budget
+
+/// What evaluating something costs (or a budget's limits).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
+pub struct Cost {
+    pub episodes: u64,
+    pub tokens: u64,
+    pub seconds: f64,
+}
+
+impl Cost {
+    pub fn new(episodes: u64, tokens: u64, seconds: f64) -> Self {
+        Cost {
+            episodes,
+            tokens,
+            seconds,
+        }
+    }
+
+    /// A cost that can be charged: seconds finite and not negative.
+    pub fn is_valid(&self) -> bool {
+        self.seconds.is_finite() && self.seconds >= 0.0
+    }
+
+    fn plus(&self, o: &Cost) -> Cost {
+        Cost {
+            episodes: self.episodes.saturating_add(o.episodes),
+            tokens: self.tokens.saturating_add(o.tokens),
+            seconds: self.seconds + o.seconds,
+        }
+    }
+
+    fn within(&self, limit: &Cost) -> bool {
+        self.episodes <= limit.episodes
+            && self.tokens <= limit.tokens
+            && self.seconds <= limit.seconds
+    }
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum BudgetError {
+    /// The cost would take some dimension past its limit; nothing was charged.
+    Exceeded { cost: Cost, remaining: Cost },
+    /// Negative or non-finite seconds.
+    InvalidCost(Cost),
+}
+
+impl std::fmt::Display for BudgetError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            BudgetError::Exceeded { cost, remaining } => write!(
+                f,
+                "over budget: needs {} episodes, {} tokens, {:.1} s; left {} episodes, {} tokens, {:.1} s",
+                cost.episodes, cost.tokens, cost.seconds,
+                remaining.episodes, remaining.tokens, remaining.seconds
+            ),
+            BudgetError::InvalidCost(c) => write!(f, "invalid cost: {} seconds", c.seconds),
+        }
+    }
+}
+
+impl std::error::Error for BudgetError {}
+
+/// Hard limits and what has been spent. `used` never exceeds `limit`: a charge that would
+/// is refused whole, so callers reserve an upper bound of a cost before spending it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Budget {
+    pub limit: Cost,
+    pub used: Cost,
+}
+
+impl Budget {
+    pub fn new(limit: Cost) -> Self {
+        Budget {
+            limit,
+            used: Cost::default(),
+        }
+    }
+
+    pub fn can_afford(&self, cost: &Cost) -> bool {
+        cost.is_valid() && self.used.plus(cost).within(&self.limit)
+    }
+
+    /// Spend `cost`, or refuse (spending nothing) if it does not fit.
+    pub fn charge(&mut self, cost: &Cost) -> Result<(), BudgetError> {
+        if !cost.is_valid() {
+            return Err(BudgetError::InvalidCost(*cost));
+        }
+        if !self.can_afford(cost) {
+            return Err(BudgetError::Exceeded {
+                cost: *cost,
+                remaining: self.remaining(),
+            });
+        }
+        self.used = self.used.plus(cost);
+        Ok(())
+    }
+
+    pub fn remaining(&self) -> Cost {
+        Cost {
+            episodes: self.limit.episodes.saturating_sub(self.used.episodes),
+            tokens: self.limit.tokens.saturating_sub(self.used.tokens),
+            seconds: (self.limit.seconds - self.used.seconds).max(0.0),
+        }
+    }
+
+    pub fn save(&self, path: &Path) -> std::io::Result<()> {
+        save_json(path, self)
+    }
+
+    pub fn load(path: &Path) -> std::io::Result<Self> {
+        load_json(path)
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// ship and reject ledgers
+
+/// Train scores of the parent and the candidate on the same (task, seed) pairs.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
+pub struct Scores {
+    pub parent: f64,
+    pub candidate: f64,
+}
+
+/// One gate verdict.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct LedgerEntry {
+    pub round: u32,
+    pub operator: String,
+    pub class: FailureClass,
+    pub candidate: String,
+    /// Why it shipped ("sign test p = 0.02 ...") or was rejected ("seesaw: task 7 ...").
+    pub reason: String,
+    pub scores: Scores,
+    pub p_value: Option<f64>,
+    pub cost: Cost,
+}
+
+/// Ships and rejections of one operator.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HitRate {
+    pub shipped: u64,
+    pub rejected: u64,
+}
+
+impl HitRate {
+    pub fn tried(&self) -> u64 {
+        self.shipped + self.rejected
+    }
+    /// Shipped over tried; 0 when never tried.
+    pub fn rate(&self) -> f64 {
+        match self.tried() {
+            0 => 0.0,
+            n => self.shipped as f64 / n as f64,
+        }
+    }
+}
+
+/// The ship and reject ledgers, in the order verdicts were made.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Ledgers {
+    pub ships: Vec<LedgerEntry>,
+    pub rejects: Vec<LedgerEntry>,
+}
+
+impl Ledgers {
+    pub fn ship(&mut self, e: LedgerEntry) {
+        self.ships.push(e);
+    }
+
+    pub fn reject(&mut self, e: LedgerEntry) {
+        self.rejects.push(e);
+    }
+
+    /// Per operator, sorted by operator id.
+    pub fn hit_rates(&self) -> BTreeMap<String, HitRate> {
+        let mut m: BTreeMap<String, HitRate> = BTreeMap::new();
+        for e in &self.ships {
+            m.entry(e.operator.clone()).or_default().shipped += 1;
+        }
+        for e in &self.rejects {
+            m.entry(e.operator.clone()).or_default().rejected += 1;
+        }
+        m
+    }
+
+    /// The rejections of `round`, with their reasons (kept for the report).
+    pub fn rejects_in(&self, round: u32) -> impl Iterator<Item = &LedgerEntry> {
+        self.rejects.iter().filter(move |e| e.round == round)
+    }
+
+    pub fn save(&self, path: &Path) -> std::io::Result<()> {
+        save_json(path, self)
+    }
+
+    pub fn load(path: &Path) -> std::io::Result<Self> {
+        load_json(path)
+    }
+
+    /// The ledgers at `path`, or empty ones if there is no file yet.
+    pub fn load_or_default(path: &Path) -> std::io::Result<Self> {
+        match load_json(path) {
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Ledgers::default()),
+            other => other,
+        }
+    }
+}

@@ -1,0 +1,434 @@
+//! The Planner: which operators to try this round. Each arm is an (operator, failure
+//! class) pair from a table the caller passes in (the operators module owns which operator
+//! targets which class; the planner only needs ids). A Thompson-sampling bandit over the
+//! gate's ship/reject outcomes chooses among the arms whose class occurred, weighted by how
+//! often it occurred; `landscape.md` records what the planner saw and chose each round.
+//!
+//! # Choosing K proposals
+//!
+//! 1. Eligible arms: table entries whose class has at least one failed episode in the
+//!    round's catalog, each arm once.
+//! 2. **Forced exploration**: arms never tried (no ship, no reject) come first, the most
+//!    frequent classes first (ties broken by the seeded generator) — no arm is judged by
+//!    its prior alone.
+//! 3. Each remaining slot: with probability `epsilon` a uniformly random eligible arm
+//!    (so an arm unlucky early still gets revisited); otherwise Thompson sampling: draw
+//!    `theta ~ Beta(1 + ships, 1 + rejects)` per arm and take the largest
+//!    `theta * share(class)` — the expected share of failures a ship would address.
+//! 4. Proposals are distinct arms; fewer than K when fewer arms are eligible.
+//!
+//! The generator is derived from `(seed, round)`, so a resumed run proposes exactly what
+//! the interrupted one would have.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::fmt::Write as _;
+use std::path::Path;
+
+use serde::{Deserialize, Serialize};
+
+use crate::digest::{class_name, FailureCatalog};
+use crate::ledger::{load_json, save_json, write_atomic, Budget, Ledgers};
+use crate::manifest::FailureClass;
+use crate::stats::SeededRng;
+
+/// Outcomes of one arm.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ArmStats {
+    pub operator: String,
+    pub class: FailureClass,
+    pub ships: u64,
+    pub rejects: u64,
+}
+
+impl ArmStats {
+    pub fn tried(&self) -> u64 {
+        self.ships + self.rejects
+    }
+    /// Mean of the Beta(1 + ships, 1 + rejects) posterior.
+    pub fn posterior_mean(&self) -> f64 {
+        (1.0 + self.ships as f64) / (2.0 + self.tried() as f64)
+    }
+}
+
+/// How a proposal was chosen.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Pick {
+    /// The arm had never been tried.
+    Forced,
+    /// The epsilon draw.
+    Explore,
+    Thompson,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Proposal {
+    pub operator: String,
+    pub class: FailureClass,
+    pub pick: Pick,
+    /// The class's share of this round's failures.
+    pub share: f64,
+    /// For Thompson picks, the winning `theta * share`; otherwise the share.
+    pub score: f64,
+}
+
+/// The bandit's state: outcomes per arm (sorted by operator, then class), its seed and
+/// exploration rate.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Bandit {
+    pub seed: u64,
+    pub epsilon: f64,
+    pub arms: Vec<ArmStats>,
+}
+
+impl Bandit {
+    pub fn new(seed: u64, epsilon: f64) -> Self {
+        Bandit {
+            seed,
+            epsilon,
+            arms: Vec::new(),
+        }
+    }
+
+    fn find(&self, operator: &str, class: FailureClass) -> Result<usize, usize> {
+        self.arms
+            .binary_search_by(|a| (a.operator.as_str(), a.class).cmp(&(operator, class)))
+    }
+
+    /// The arm's outcomes (zero if never recorded).
+    pub fn stats(&self, operator: &str, class: FailureClass) -> ArmStats {
+        match self.find(operator, class) {
+            Ok(i) => self.arms[i].clone(),
+            Err(_) => ArmStats {
+                operator: operator.into(),
+                class,
+                ships: 0,
+                rejects: 0,
+            },
+        }
+    }
+
+    /// Record the gate's verdict on a candidate from this arm.
+    pub fn record(&mut self, operator: &str, class: FailureClass, shipped: bool) {
+        let i = match self.find(operator, class) {
+            Ok(i) => i,
+            Err(i) => {
+                self.arms.insert(i, self.stats(operator, class));
+                i
+            }
+        };
+        let arm = &mut self.arms[i];
+        if shipped {
+            arm.ships += 1;
+        } else {
+            arm.rejects += 1;
+        }
+    }
+
+    /// Up to `k` distinct proposals for `round` (see the module docs). `table` maps
+    /// operator ids to the class each targets; `catalog` is the round's failures.
+    pub fn propose(
+        &self,
+        round: u32,
+        table: &[(&str, FailureClass)],
+        catalog: &FailureCatalog,
+        k: usize,
+    ) -> Vec<Proposal> {
+        let arms: BTreeSet<(&str, FailureClass)> = table
+            .iter()
+            .copied()
+            .filter(|(_, c)| catalog.count(*c) > 0)
+            .collect();
+        let classes: BTreeSet<FailureClass> = arms.iter().map(|a| a.1).collect();
+        let total: u64 = classes.iter().map(|c| catalog.count(*c)).sum();
+        let share = |c: FailureClass| {
+            if total == 0 {
+                0.0
+            } else {
+                catalog.count(c) as f64 / total as f64
+            }
+        };
+        let mut rng = SeededRng::derive(self.seed, u64::from(round));
+        let mut pool: Vec<(&str, FailureClass)> = arms.into_iter().collect();
+        let mut out = Vec::new();
+
+        // Forced exploration: untried arms, shuffled, then the most frequent classes first
+        // (the sort is stable, so the shuffle only breaks ties).
+        let mut untried: Vec<(&str, FailureClass)> = pool
+            .iter()
+            .copied()
+            .filter(|(o, c)| self.stats(o, *c).tried() == 0)
+            .collect();
+        shuffle(&mut untried, &mut rng);
+        untried.sort_by_key(|a| std::cmp::Reverse(catalog.count(a.1)));
+        for (op, class) in untried.into_iter().take(k) {
+            pool.retain(|a| *a != (op, class));
+            out.push(proposal(
+                op,
+                class,
+                Pick::Forced,
+                share(class),
+                share(class),
+            ));
+        }
+
+        while out.len() < k && !pool.is_empty() {
+            let explore = rng.next_f64() < self.epsilon;
+            let (i, pick, score) = if explore {
+                let i = rng.below(pool.len() as u64) as usize;
+                (i, Pick::Explore, share(pool[i].1))
+            } else {
+                let mut best = (0, f64::NEG_INFINITY);
+                for (i, (op, class)) in pool.iter().enumerate() {
+                    let s = self.stats(op, *class);
+                    let theta = rng.beta(1.0 + s.ships as f64, 1.0 + s.rejects as f64);
+                    let score = theta * share(*class);
+                    if score > best.1 {
+                        best = (i, score);
+                    }
+                }
+                (best.0, Pick::Thompson, best.1)
+            };
+            let (op, class) = pool.remove(i);
+            out.push(proposal(op, class, pick, share(class), score));
+        }
+        out
+    }
+
+    pub fn save(&self, path: &Path) -> std::io::Result<()> {
+        save_json(path, self)
+    }
+
+    pub fn load(path: &Path) -> std::io::Result<Self> {
+        load_json(path)
+    }
+}
+
+fn proposal(op: &str, class: FailureClass, pick: Pick, share: f64, score: f64) -> Proposal {
+    Proposal {
+        operator: op.into(),
+        class,
+        pick,
+        share,
+        score,
+    }
+}
+
+/// Fisher–Yates with the seeded generator.
+fn shuffle<T>(v: &mut [T], rng: &mut SeededRng) {
+    for i in (1..v.len()).rev() {
+        let j = rng.below(i as u64 + 1) as usize;
+        v.swap(i, j);
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// landscape.md
+
+/// What one round's section of `landscape.md` shows.
+pub struct Landscape<'a> {
+    pub round: u32,
+    /// This round's failures.
+    pub catalog: &'a FailureCatalog,
+    pub bandit: &'a Bandit,
+    pub proposals: &'a [Proposal],
+    pub ledgers: &'a Ledgers,
+    pub budget: &'a Budget,
+    /// Set when the round stopped early.
+    pub stopped: Option<&'a str>,
+}
+
+/// Escape a table cell.
+fn cell(s: &str) -> String {
+    s.replace('|', "\\|").replace('\n', " ")
+}
+
+impl Landscape<'_> {
+    /// The round's Markdown section, starting with a marker line that
+    /// [`write_landscape`] uses to replace it when a resumed run redoes the round.
+    pub fn render(&self) -> String {
+        let mut s = String::new();
+        let _ = writeln!(
+            s,
+            "<!-- round {} -->\n## Round {}\n",
+            self.round, self.round
+        );
+        if let Some(why) = self.stopped {
+            let _ = writeln!(s, "Stopped early: {}\n", cell(why));
+        }
+        self.failures(&mut s);
+        self.posteriors(&mut s);
+        self.choices(&mut s);
+        self.hit_rates(&mut s);
+        self.spend(&mut s);
+        s
+    }
+
+    fn failures(&self, s: &mut String) {
+        let c = self.catalog;
+        let _ = writeln!(
+            s,
+            "### Failure classes\n\n{} failed of {} episodes ({} incomplete).\n",
+            c.failures, c.episodes, c.incomplete
+        );
+        if c.classes.is_empty() {
+            return;
+        }
+        let _ = writeln!(
+            s,
+            "| class | episodes | share | example |\n|---|---:|---:|---|"
+        );
+        for (class, n) in c.ranked() {
+            let share = n as f64 / c.failures.max(1) as f64;
+            let example = c
+                .classes
+                .get(&class)
+                .and_then(|e| e.evidence.last())
+                .map(|e| format!("task {} step {}: {}", e.task, e.step, cell(&e.excerpt)))
+                .unwrap_or_default();
+            let _ = writeln!(
+                s,
+                "| {} | {n} | {:.0}% | {example} |",
+                class_name(class),
+                share * 100.0
+            );
+        }
+        s.push('\n');
+    }
+
+    fn posteriors(&self, s: &mut String) {
+        let _ = writeln!(s, "### Bandit posteriors\n");
+        if self.bandit.arms.is_empty() {
+            let _ = writeln!(s, "No outcomes yet (every arm at Beta(1, 1)).\n");
+            return;
+        }
+        let _ = writeln!(
+            s,
+            "| operator | class | ships | rejects | posterior mean |\n|---|---|---:|---:|---:|"
+        );
+        for a in &self.bandit.arms {
+            let _ = writeln!(
+                s,
+                "| {} | {} | {} | {} | {:.3} |",
+                cell(&a.operator),
+                class_name(a.class),
+                a.ships,
+                a.rejects,
+                a.posterior_mean()
+            );
+        }
+        s.push('\n');
+    }
+
+    fn choices(&self, s: &mut String) {
+        let _ = writeln!(s, "### Proposals\n");
+        if self.proposals.is_empty() {
+            let _ = writeln!(s, "None.\n");
+            return;
+        }
+        let _ = writeln!(
+            s,
+            "| operator | class | chosen by | share | score |\n|---|---|---|---:|---:|"
+        );
+        for p in self.proposals {
+            let how = match p.pick {
+                Pick::Forced => "forced exploration",
+                Pick::Explore => "epsilon",
+                Pick::Thompson => "Thompson sampling",
+            };
+            let _ = writeln!(
+                s,
+                "| {} | {} | {how} | {:.2} | {:.3} |",
+                cell(&p.operator),
+                class_name(p.class),
+                p.share,
+                p.score
+            );
+        }
+        s.push('\n');
+    }
+
+    fn hit_rates(&self, s: &mut String) {
+        let _ = writeln!(s, "### Operator hit rates\n");
+        let rates = self.ledgers.hit_rates();
+        if rates.is_empty() {
+            let _ = writeln!(s, "No verdicts yet.\n");
+            return;
+        }
+        let _ = writeln!(
+            s,
+            "| operator | shipped | rejected | hit rate |\n|---|---:|---:|---:|"
+        );
+        for (op, r) in &rates {
+            let _ = writeln!(
+                s,
+                "| {} | {} | {} | {:.0}% |",
+                cell(op),
+                r.shipped,
+                r.rejected,
+                r.rate() * 100.0
+            );
+        }
+        s.push('\n');
+    }
+
+    fn spend(&self, s: &mut String) {
+        let (u, l, r) = (
+            &self.budget.used,
+            &self.budget.limit,
+            self.budget.remaining(),
+        );
+        let _ = writeln!(
+            s,
+            "### Budget\n\n| | used | limit | left |\n|---|---:|---:|---:|\n\
+             | episodes | {} | {} | {} |\n| tokens | {} | {} | {} |\n| seconds | {:.1} | {:.1} | {:.1} |\n",
+            u.episodes, l.episodes, r.episodes, u.tokens, l.tokens, r.tokens, u.seconds, l.seconds, r.seconds
+        );
+    }
+}
+
+const LANDSCAPE_TITLE: &str = "# AEGIS landscape\n\n";
+
+/// Put `section` (from [`Landscape::render`]) into the file at `path` as round `round`:
+/// replacing that round's section if present, otherwise in round order; atomically.
+pub fn write_landscape(path: &Path, round: u32, section: &str) -> std::io::Result<()> {
+    let old = match std::fs::read_to_string(path) {
+        Ok(t) => t,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => String::new(),
+        Err(e) => return Err(e),
+    };
+    let mut sections = split_sections(&old);
+    sections.insert(round, section.trim_end().to_string());
+    let mut out = String::from(LANDSCAPE_TITLE);
+    for text in sections.values() {
+        out.push_str(text);
+        out.push_str("\n\n");
+    }
+    let text = format!("{}\n", out.trim_end());
+    write_atomic(path, text.as_bytes())
+}
+
+/// The round sections of an existing file, by their marker lines.
+fn split_sections(text: &str) -> BTreeMap<u32, String> {
+    let mut out: BTreeMap<u32, String> = BTreeMap::new();
+    let mut cur: Option<u32> = None;
+    for line in text.lines() {
+        let marker = line
+            .strip_prefix("<!-- round ")
+            .and_then(|r| r.strip_suffix(" -->"))
+            .and_then(|n| n.trim().parse::<u32>().ok());
+        if let Some(n) = marker {
+            cur = Some(n);
+            out.insert(n, String::new());
+        }
+        if let Some(body) = cur.and_then(|n| out.get_mut(&n)) {
+            body.push_str(line);
+            body.push('\n');
+        }
+    }
+    for v in out.values_mut() {
+        let trimmed = v.trim_end().to_string();
+        *v = trimmed;
+    }
+    out
+}
