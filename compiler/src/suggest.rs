@@ -38,7 +38,7 @@ where
             continue;
         }
         if let Some(score) = closeness(input, c) {
-            if best.map_or(true, |(_, s)| score > s) {
+            if best.is_none_or(|(_, s)| score > s) {
                 best = Some((c, score));
             }
         }

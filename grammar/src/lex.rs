@@ -368,6 +368,25 @@ impl<'a> Scanner<'a> {
             return;
         }
         let header_start = self.pos;
+        if self.ident_at(header_start) != "harness" {
+            // Without the header nothing below can be placed; one error says it all.
+            let word = self.ident_at(header_start);
+            let width = match word.len() {
+                0 => self.src[header_start..]
+                    .chars()
+                    .next()
+                    .map_or(0, char::len_utf8),
+                n => n,
+            };
+            let end = header_start + width;
+            self.error(
+                SyntaxErrorKind::MissingHeader,
+                Span::new(header_start, end),
+                "expected `harness NAME { ... }` at the start of the file".into(),
+                Some("wrap the items in `harness NAME { ... }`".into()),
+            );
+            return;
+        }
         // The header runs to the first `{` outside strings and comments.
         let mut header_end = None;
         while let Some(b) = self.peek() {
@@ -469,9 +488,10 @@ impl<'a> Scanner<'a> {
                         let closes = b == b'}' && next.is_none_or(|n| !self.item_start_here(n));
                         if closes {
                             if let Some(n) = next {
+                                let end = n + self.src[n..].trim_end().len();
                                 self.error(
                                     SyntaxErrorKind::TrailingText,
-                                    Span::new(n, self.src.len()),
+                                    Span::new(n, end),
                                     "text after the end of the harness".into(),
                                     Some("a file holds one harness; everything belongs inside its `{ ... }`".into()),
                                 );
@@ -496,9 +516,39 @@ impl<'a> Scanner<'a> {
                         self.pos = pos + 1;
                         continue;
                     }
-                    depth -= 1;
+                    let opener = match b {
+                        b'}' => b'{',
+                        b')' => b'(',
+                        _ => b'[',
+                    };
+                    if open.last().is_some_and(|(ch, _)| *ch != opener) {
+                        // `retry(max = 2` then `}`: the `(` is what is missing. Report the
+                        // openers above the matching one; an opener of this kind further
+                        // down is what the closer really closes.
+                        match open.iter().rposition(|(ch, _)| *ch == opener) {
+                            Some(k) => {
+                                let dangling: Vec<_> = open.drain(k + 1..).collect();
+                                for (ch, at) in dangling {
+                                    self.unclosed(ch, at);
+                                }
+                                self.poisoned = true;
+                            }
+                            None => {
+                                self.error(
+                                    SyntaxErrorKind::Unmatched,
+                                    Span::new(pos, pos + 1),
+                                    format!("unmatched `{}`", b as char),
+                                    Some("remove it, or add the opening bracket it closes".into()),
+                                );
+                                self.poisoned = true;
+                                self.pos = pos + 1;
+                                continue;
+                            }
+                        }
+                    }
                     open.pop();
-                    self.pos += 1;
+                    depth = open.len();
+                    self.pos = pos + 1;
                 }
                 _ => self.advance_char(),
             }

@@ -885,10 +885,11 @@ impl<'e> Builder<'e> {
             StrStyle::Triple => dedent(raw),
             StrStyle::Plain => self.unescape(raw, raw_start),
         };
+        let vars = template_vars(raw, raw_start);
         StrLit {
             value,
             style,
-            vars: template_vars(raw, raw_start),
+            vars,
             span,
         }
     }
@@ -994,25 +995,47 @@ fn empty_str(span: Span) -> StrLit {
     }
 }
 
-/// Finds every `{{ path }}` in a string's raw source text. `raw_start` is the absolute
-/// offset of `raw`. An unclosed `{{` is kept as literal text.
+/// Finds every `{{ path }}` hole in a string's raw source text. `raw_start` is the
+/// absolute offset of `raw`. See [`holes`] for what counts as a hole.
 pub fn template_vars(raw: &str, raw_start: usize) -> Vec<TemplateVar> {
-    let mut vars = Vec::new();
+    holes(raw)
+        .into_iter()
+        .map(|(start, end, path)| TemplateVar {
+            path,
+            span: Span::new(raw_start + start, raw_start + end),
+        })
+        .collect()
+}
+
+/// The `{{ path }}` holes of a text: `(start, end, trimmed path)`, left to right.
+///
+/// A hole's inside holds no `{`, `}`, `\` or control character (so no escape and no line
+/// break): that way a hole reads the same in the source and in the decoded value, and the
+/// printer can write every string back with exactly the holes it had. Anything else —
+/// `{{` without `}}`, or `\u{7b}\u{7b}x}}` — is literal text.
+pub fn holes(text: &str) -> Vec<(usize, usize, String)> {
+    let mut out = Vec::new();
     let mut from = 0;
-    while let Some(open) = raw[from..].find("{{") {
-        let open = from + open;
-        let Some(close) = raw[open + 2..].find("}}") else {
+    while let Some(found) = text[from..].find("{{") {
+        let open = from + found;
+        let inside = &text[open + 2..];
+        let Some(close) = inside.find("}}") else {
             break;
         };
-        let close = open + 2 + close;
-        let path = raw[open + 2..close].trim().to_string();
-        vars.push(TemplateVar {
-            path,
-            span: Span::new(raw_start + open, raw_start + close + 2),
-        });
-        from = close + 2;
+        let content = &inside[..close];
+        if content
+            .chars()
+            .any(|c| c == '{' || c == '}' || c == '\\' || c.is_control())
+        {
+            // Not a hole here; a hole may still start at the next `{`.
+            from = open + 1;
+            continue;
+        }
+        let end = open + 2 + close + 2;
+        out.push((open, end, content.trim().to_string()));
+        from = end;
     }
-    vars
+    out
 }
 
 /// The value of a triple-quoted string, from its raw text between the quotes.

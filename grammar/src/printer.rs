@@ -428,10 +428,48 @@ pub fn float(f: f64) -> String {
 }
 
 fn str_lit(s: &StrLit, indent: usize) -> String {
+    let literal = literal_holes(s);
     match s.style {
-        StrStyle::Triple if triple_printable(&s.value) => triple(&s.value, indent),
-        _ => plain(&s.value),
+        StrStyle::Triple if literal.is_empty() && triple_printable(&s.value) => {
+            triple(&s.value, indent)
+        }
+        _ => plain_keeping_holes(&s.value, &literal),
     }
+}
+
+/// Starts of the `{{..}}` in the value that are *not* template holes: braces that were
+/// written escaped (`\u{7b}\u{7b}x}}`). The value's holes are matched in order with the
+/// holes found in the source (`s.vars`); the ones left over were literal text.
+fn literal_holes(s: &StrLit) -> Vec<usize> {
+    let mut vars = s.vars.iter().peekable();
+    let mut literal = Vec::new();
+    for (start, _, path) in crate::parser::holes(&s.value) {
+        if vars.peek().is_some_and(|v| v.path == path) {
+            vars.next();
+        } else {
+            literal.push(start);
+        }
+    }
+    literal
+}
+
+/// [`plain`], with the first `{` of each literal `{{..}}` escaped so it stays literal.
+fn plain_keeping_holes(value: &str, literal: &[usize]) -> String {
+    if literal.is_empty() {
+        return plain(value);
+    }
+    let mut out = String::from("\"");
+    let mut from = 0;
+    for &at in literal {
+        let piece = plain(&value[from..at]);
+        out.push_str(&piece[1..piece.len() - 1]);
+        out.push_str("\\u{7b}");
+        from = at + 1;
+    }
+    let piece = plain(&value[from..]);
+    out.push_str(&piece[1..piece.len() - 1]);
+    out.push('"');
+    out
 }
 
 /// `"..."` with escapes for what cannot appear raw (or would be invisible).

@@ -108,15 +108,22 @@ fn text() -> impl Strategy<Value = String> {
 }
 
 fn str_lit() -> impl Strategy<Value = StrLit> {
-    (text(), prop::bool::ANY).prop_map(|(value, triple)| StrLit {
-        value,
-        style: if triple {
-            StrStyle::Triple
-        } else {
-            StrStyle::Plain
-        },
-        vars: Vec::new(),
-        span: sp(),
+    (text(), prop::bool::ANY).prop_map(|(value, triple)| {
+        // As if written by hand: every `{{..}}` hole in the text is a template variable.
+        let vars = harnessx_syntax::parser::holes(&value)
+            .into_iter()
+            .map(|(_, _, path)| harnessx_syntax::TemplateVar { path, span: sp() })
+            .collect();
+        StrLit {
+            value,
+            style: if triple {
+                StrStyle::Triple
+            } else {
+                StrStyle::Plain
+            },
+            vars,
+            span: sp(),
+        }
     })
 }
 
