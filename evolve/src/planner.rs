@@ -7,10 +7,10 @@
 //! # Choosing K proposals
 //!
 //! 1. Eligible arms: table entries whose class has at least one failed episode in the
-//!    round's catalog, each arm once.
+//!    round's catalog, each arm once. [`operator_arms`] builds the table from the
+//!    operators module's class mapping.
 //! 2. **Forced exploration**: arms never tried (no ship, no reject) come first, the most
-//!    frequent classes first (ties broken by the seeded generator) — no arm is judged by
-//!    its prior alone.
+//!    frequent classes first, then in table order — no arm is judged by its prior alone.
 //! 3. Each remaining slot: with probability `epsilon` a uniformly random eligible arm
 //!    (so an arm unlucky early still gets revisited); otherwise Thompson sampling: draw
 //!    `theta ~ Beta(1 + ships, 1 + rejects)` per arm and take the largest
@@ -29,6 +29,7 @@ use serde::{Deserialize, Serialize};
 use crate::digest::{class_name, FailureCatalog};
 use crate::ledger::{load_json, save_json, write_atomic, Budget, Ledgers};
 use crate::manifest::FailureClass;
+use crate::operators::operators_for;
 use crate::stats::SeededRng;
 
 /// Outcomes of one arm.
@@ -134,12 +135,15 @@ impl Bandit {
         catalog: &FailureCatalog,
         k: usize,
     ) -> Vec<Proposal> {
-        let arms: BTreeSet<(&str, FailureClass)> = table
-            .iter()
-            .copied()
-            .filter(|(_, c)| catalog.count(*c) > 0)
-            .collect();
-        let classes: BTreeSet<FailureClass> = arms.iter().map(|a| a.1).collect();
+        // Each arm once, in table order (the operators module lists the most promising
+        // operators of a class first).
+        let mut pool: Vec<(&str, FailureClass)> = Vec::new();
+        for &(op, class) in table {
+            if catalog.count(class) > 0 && !pool.contains(&(op, class)) {
+                pool.push((op, class));
+            }
+        }
+        let classes: BTreeSet<FailureClass> = pool.iter().map(|a| a.1).collect();
         let total: u64 = classes.iter().map(|c| catalog.count(*c)).sum();
         let share = |c: FailureClass| {
             if total == 0 {
@@ -149,17 +153,15 @@ impl Bandit {
             }
         };
         let mut rng = SeededRng::derive(self.seed, u64::from(round));
-        let mut pool: Vec<(&str, FailureClass)> = arms.into_iter().collect();
         let mut out = Vec::new();
 
-        // Forced exploration: untried arms, shuffled, then the most frequent classes first
-        // (the sort is stable, so the shuffle only breaks ties).
+        // Forced exploration: untried arms, the most frequent classes first, then in table
+        // order (the sort is stable).
         let mut untried: Vec<(&str, FailureClass)> = pool
             .iter()
             .copied()
             .filter(|(o, c)| self.stats(o, *c).tried() == 0)
             .collect();
-        shuffle(&mut untried, &mut rng);
         untried.sort_by_key(|a| std::cmp::Reverse(catalog.count(a.1)));
         for (op, class) in untried.into_iter().take(k) {
             pool.retain(|a| *a != (op, class));
@@ -204,6 +206,15 @@ impl Bandit {
     }
 }
 
+/// Every (operator, class) arm of the operators module's mapping, classes in catalog
+/// order and each class's operators most promising first.
+pub fn operator_arms() -> Vec<(&'static str, FailureClass)> {
+    FailureClass::ALL
+        .iter()
+        .flat_map(|&c| operators_for(c).iter().map(move |op| (op.name(), c)))
+        .collect()
+}
+
 fn proposal(op: &str, class: FailureClass, pick: Pick, share: f64, score: f64) -> Proposal {
     Proposal {
         operator: op.into(),
@@ -211,14 +222,6 @@ fn proposal(op: &str, class: FailureClass, pick: Pick, share: f64, score: f64) -
         pick,
         share,
         score,
-    }
-}
-
-/// Fisher–Yates with the seeded generator.
-fn shuffle<T>(v: &mut [T], rng: &mut SeededRng) {
-    for i in (1..v.len()).rev() {
-        let j = rng.below(i as u64 + 1) as usize;
-        v.swap(i, j);
     }
 }
 
