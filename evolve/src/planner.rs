@@ -207,10 +207,13 @@ impl Bandit {
 }
 
 /// Every (operator, class) arm of the operators module's mapping, classes in catalog
-/// order and each class's operators most promising first.
+/// order and each class's operators most promising first. `unknown` is left out: its
+/// failures carry no evidence an operator could target (random mutation search, which
+/// uses every operator, is a baseline, not a planner arm).
 pub fn operator_arms() -> Vec<(&'static str, FailureClass)> {
     FailureClass::ALL
         .iter()
+        .filter(|&&c| c != FailureClass::Unknown)
         .flat_map(|&c| operators_for(c).iter().map(move |op| (op.name(), c)))
         .collect()
 }

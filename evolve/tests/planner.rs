@@ -170,10 +170,11 @@ fn epsilon_one_always_explores() {
 }
 
 #[test]
-fn operator_arms_cover_every_class() {
+fn operator_arms_cover_every_class_but_unknown() {
     let arms = operator_arms();
     for class in FailureClass::ALL {
-        assert!(arms.iter().any(|a| a.1 == class), "{class:?}");
+        let covered = arms.iter().any(|a| a.1 == class);
+        assert_eq!(covered, class != Unknown, "{class:?}");
     }
 }
 
