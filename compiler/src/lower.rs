@@ -433,12 +433,12 @@ impl Lower {
 
     /// Splits a string literal's decoded value into text and variables.
     ///
-    /// The parser found the `{{ path }}` holes in the *source* text (`s.vars`), while the
-    /// value is decoded. A literal without holes is one text segment, whatever it contains —
-    /// this is what keeps `{{`, `\u{7b}\u{7b}x}}` and the like verbatim. Otherwise the decoded
-    /// value is scanned the way `harnessx_runtime::template::parse_template` does, and the
-    /// variables found must be exactly those of the source; if an escape produced an extra
-    /// `{{var}}` the two disagree, and lowering reports it instead of guessing.
+    /// The parser found the holes in the *source* text (`s.vars`); the value is decoded.
+    /// A hole's inside never holds an escape (see `harnessx_syntax::parser::holes`), so
+    /// every source hole reads the same in the value, and scanning the value with the
+    /// same rule finds all of them — plus any that escapes produced (`\u{7b}\u{7b}step}}`
+    /// is text in the source, but `{{step}}` in the value). [`source_holes`] picks out the
+    /// source's own; a literal without holes is simply one text segment.
     fn template(&mut self, s: &StrLit) -> Template {
         if s.vars.is_empty() {
             return if s.value.is_empty() {
@@ -447,23 +447,27 @@ impl Lower {
                 vec![Segment::Text(s.value.clone())]
             };
         }
-        let t = split_template(&s.value);
-        let found: Vec<&str> = t
-            .iter()
-            .filter_map(|seg| match seg {
-                Segment::Var(v) => Some(v.path()),
-                Segment::Text(_) => None,
-            })
-            .collect();
-        let written: Vec<&str> = s.vars.iter().map(|v| v.path.as_str()).collect();
-        if found != written {
+        let Some(chosen) = source_holes(s) else {
             self.fail(
                 s.span,
-                "the `{{..}}` variables of this string do not match its decoded text \
-                 (an escape such as `\\u{7b}` next to a variable is not supported)",
+                "the `{{..}}` holes of this string cannot be told apart from braces written \
+                 as escapes; write those braces some other way",
             );
+            return Vec::new();
+        };
+        let mut out: Template = Vec::new();
+        let mut at = 0;
+        for (start, end, path) in chosen {
+            let Some(var) = Var::from_path(&path) else {
+                self.fail(s.span, format!("unknown template variable `{path}`"));
+                return Vec::new();
+            };
+            push_text(&mut out, &s.value[at..start]);
+            out.push(Segment::Var(var));
+            at = end;
         }
-        t
+        push_text(&mut out, &s.value[at..]);
+        out
     }
 
     // ---- rules -------------------------------------------------------------------------------
@@ -697,6 +701,149 @@ impl Lower {
                 Lit::DurationMs(ms) => Some(ms),
                 _ => self.bad_default(span, &format!("`{name}`")),
             },
+        }
+    }
+}
+
+fn push_text(out: &mut Template, text: &str) {
+    if !text.is_empty() {
+        out.push(Segment::Text(text.to_string()));
+    }
+}
+
+/// The holes of `s.value` (byte ranges and paths) that are the source's holes, or `None`
+/// when that is ambiguous.
+///
+/// A triple-quoted string has no escapes, so its value has exactly the source's holes. In
+/// a plain string, escapes may add holes; the source's are the in-order choice of value
+/// holes with the source's paths such that each stretch of text between them could be
+/// the decoding of the source text between the source holes: it is empty exactly when the
+/// source stretch is, and otherwise no longer, in source bytes, than the source stretch
+/// (an escape is never shorter than the character it writes). If exactly one choice
+/// fits, it is the answer.
+fn source_holes(s: &StrLit) -> Option<Vec<(usize, usize, String)>> {
+    let found = harnessx_syntax::parser::holes(&s.value);
+    let wanted: Vec<&str> = s.vars.iter().map(|v| v.path.as_str()).collect();
+    if s.style == harnessx_syntax::StrStyle::Triple {
+        let paths: Vec<&str> = found.iter().map(|h| h.2.as_str()).collect();
+        return (paths == wanted).then_some(found);
+    }
+    // Source offsets relative to the text between the quotes.
+    let raw_start = s.span.start + 1;
+    let raw_len = s.span.end.checked_sub(s.span.start + 2)?;
+    let raw: Vec<(usize, usize)> = s
+        .vars
+        .iter()
+        .map(|v| {
+            Some((
+                v.span.start.checked_sub(raw_start)?,
+                v.span.end.checked_sub(raw_start)?,
+            ))
+        })
+        .collect::<Option<_>>()?;
+
+    let mut align = Align {
+        s,
+        found: &found,
+        raw: &raw,
+        raw_len,
+        min_len: min_source_len(&s.value),
+        picked: Vec::new(),
+        solutions: Vec::new(),
+        dead: std::collections::BTreeSet::new(),
+    };
+    align.search(0, 0, 0);
+    let solutions = align.solutions;
+    match solutions.as_slice() {
+        [one] => Some(one.iter().map(|&j| found[j].clone()).collect()),
+        _ => None,
+    }
+}
+
+/// For each byte offset of `value` (on a char boundary), the fewest plain-string source
+/// bytes that can write `value[..offset]`: two for `"`, `\` and a line break (which must
+/// be escaped), the UTF-8 length for anything else (an escape is never shorter).
+fn min_source_len(value: &str) -> Vec<usize> {
+    let mut prefix = vec![0; value.len() + 1];
+    let mut total = 0;
+    for (i, c) in value.char_indices() {
+        total += match c {
+            '"' | '\\' | '\n' => 2,
+            c => c.len_utf8(),
+        };
+        for slot in &mut prefix[i + 1..=i + c.len_utf8()] {
+            *slot = total;
+        }
+    }
+    prefix
+}
+
+/// The search of [`source_holes`]: depth-first over the choices of value holes, stopping
+/// at the second complete one (two mean the choice is ambiguous).
+struct Align<'a> {
+    s: &'a StrLit,
+    found: &'a [(usize, usize, String)],
+    raw: &'a [(usize, usize)],
+    raw_len: usize,
+    /// [`min_source_len`] of the value.
+    min_len: Vec<usize>,
+    picked: Vec<usize>,
+    solutions: Vec<Vec<usize>>,
+    /// `(k, from)` states known to lead nowhere (`at` follows from `from`), so the search
+    /// stays polynomial on strings with many look-alike holes.
+    dead: std::collections::BTreeSet<(usize, usize)>,
+}
+
+impl Align<'_> {
+    /// Could value bytes `a..b` be the decoding of `len` source bytes? Empty text comes
+    /// only from empty source; otherwise the source must be at least as long as the
+    /// shortest way to write the text.
+    fn fits(&self, a: usize, b: usize, len: usize) -> bool {
+        if a == b {
+            len == 0
+        } else {
+            self.min_len[b] - self.min_len[a] <= len
+        }
+    }
+
+    /// Match source hole `k` and those after it to value holes `from..`, the value text
+    /// before them starting at byte `at`.
+    fn search(&mut self, k: usize, from: usize, at: usize) {
+        if self.solutions.len() >= 2 || self.dead.contains(&(k, from)) {
+            return;
+        }
+        let before = self.solutions.len();
+        let raw_prev_end = if k == 0 { 0 } else { self.raw[k - 1].1 };
+        if k == self.raw.len() {
+            let len = self.raw_len.saturating_sub(raw_prev_end);
+            if self.fits(at, self.s.value.len(), len) {
+                self.solutions.push(self.picked.clone());
+            } else {
+                self.dead.insert((k, from));
+            }
+            return;
+        }
+        let (rs, re) = self.raw[k];
+        let gap = rs.saturating_sub(raw_prev_end);
+        for j in from..self.found.len() {
+            let (ds, de) = (self.found[j].0, self.found[j].1);
+            // Later holes only lengthen the text before them: once it is too long for the
+            // source gap, no later choice fits either.
+            if ds > at && self.min_len[ds] - self.min_len[at] > gap {
+                break;
+            }
+            if self.found[j].2 != self.s.vars[k].path || de - ds != re - rs {
+                continue;
+            }
+            if !self.fits(at, ds, gap) {
+                continue;
+            }
+            self.picked.push(j);
+            self.search(k + 1, j + 1, de);
+            self.picked.pop();
+        }
+        if self.solutions.len() == before {
+            self.dead.insert((k, from));
         }
     }
 }
@@ -937,10 +1084,47 @@ mod tests {
     }
 
     #[test]
-    fn escaped_braces_next_to_a_variable_are_reported_not_guessed() {
-        let src = r#"harness m { prompt system "\u{7b}\u{7b}step}} {{step}}" tool a(c: string) }"#;
+    fn escaped_braces_next_to_a_variable_stay_text() {
+        let src = r#"harness m {
+            prompt system "\u{7b}\u{7b}step}} {{step}} \"\n{{ task.goal }}\u{7b}\u{7b}step}}"
+            prompt p2 "{{step}}\u{7b}\u{7b}step}}"
+            tool a(c: string)
+        }"#;
+        let ir = lowered(src);
+        assert_eq!(
+            ir.prompts[0].template,
+            vec![
+                Segment::Text("{{step}} ".into()),
+                Segment::Var(Var::Step),
+                Segment::Text(" \"\n".into()),
+                Segment::Var(Var::TaskGoal),
+                Segment::Text("{{step}}".into()),
+            ]
+        );
+        assert_eq!(
+            ir.prompts[1].template,
+            vec![Segment::Var(Var::Step), Segment::Text("{{step}}".into())]
+        );
+    }
+
+    #[test]
+    fn ambiguous_escaped_braces_are_reported_not_guessed() {
+        let src = r#"harness m { prompt system "\u{0041}\u{0041}{{step}}\u{7b}\u{7b}step}}X" tool a(c: string) }"#;
         let errs = lower_source(src).expect_err("ambiguous");
-        assert!(errs.iter().all(|d| d.code == LOWERING_FAILED));
+        assert!(errs.iter().all(|d| d.code == LOWERING_FAILED), "{errs:#?}");
+    }
+
+    #[test]
+    fn many_holes_lower_quickly() {
+        let body = "{{step}}\\u{7b}\\u{7b}step}}".repeat(200);
+        let src = format!("harness m {{ prompt system \"{body}\" tool a(c: string) }}");
+        let ir = lowered(&src);
+        let vars = ir.prompts[0]
+            .template
+            .iter()
+            .filter(|s| matches!(s, Segment::Var(_)))
+            .count();
+        assert_eq!(vars, 200);
     }
 
     #[test]
