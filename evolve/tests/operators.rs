@@ -278,7 +278,7 @@ fn tool_reliability_prefers_the_tool_in_the_evidence() {
         assert!(c.manifest.changes[0].path.starts_with("tools.act."));
         assert_eq!(c.manifest.evidence.len(), 1);
         if let Some(ms) = num_at(&c.file, "tools.act.timeout") {
-            assert!(ms >= 1000.0 && ms <= 30_000.0, "{ms}");
+            assert!((1000.0..=30_000.0).contains(&ms), "{ms}");
         }
         assert_frozen_kept(&f, &c);
     }
@@ -368,6 +368,29 @@ fn annotate_replaces_older_provenance() {
         "# evolved r4: set_number for step_budget (12 episodes), train 0.62 -> 0.70, p < 0.001"
     ));
     assert!(errors(&parse(&twice).file).is_empty());
+}
+
+#[test]
+fn annotate_notes_a_removed_rule_at_the_end_of_the_harness() {
+    let f = fixture();
+    let c = operators::propose(
+        &f,
+        FailureClass::Unknown,
+        OperatorId::RemoveRule,
+        &mut Rng::seed(0),
+    )
+    .unwrap();
+    let mut file = c.file.clone();
+    annotate(&mut file, &c.manifest, 2, 0.5, 0.6, 0.02);
+    annotate(&mut file, &c.manifest, 3, 0.6, 0.7, 0.02);
+    let out = print(&file);
+    assert_eq!(out.matches("# evolved").count(), 1, "{out}");
+    let note = out.lines().rev().nth(1).unwrap();
+    assert!(
+        note.starts_with("  # evolved r3: remove_rule for unknown (0 episodes), train 0.60 -> 0.70, p = 0.020; remove rules["),
+        "{note}"
+    );
+    assert!(errors(&parse(&out).file).is_empty());
 }
 
 /// Three shipped rounds on a small harness, each annotated: what a reviewer reads.

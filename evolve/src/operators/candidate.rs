@@ -4,7 +4,8 @@
 use harnessx_compiler::schema::{self, FieldSpec};
 use harnessx_compiler::{check_file, Severity};
 use harnessx_syntax::paths::find;
-use harnessx_syntax::{parse, print, Comments, Field, File, Harness, Item, Span};
+use harnessx_syntax::printer::strip_key;
+use harnessx_syntax::{parse, print, Comments, Field, File, Harness, Item, Span, Value};
 
 use super::bounds::{field_bounds, num_of, Bounds};
 use super::node::{self, is_frozen, owner_item_path};
@@ -190,7 +191,8 @@ pub fn verify(parent: &File, cand: &Candidate) -> Result<(), Rejection> {
     if !after.is_empty() {
         return Err(Rejection::NewWarnings(after));
     }
-    if print(&parse(&cand.source).file) != cand.source {
+    // `cand.file` is the parse of `cand.source`, so printing it checks the round trip.
+    if print(&cand.file) != cand.source {
         return Err(Rejection::NotFmtStable);
     }
     if frozen_snapshot(parent) != frozen_snapshot(&cand.file) {
@@ -261,7 +263,7 @@ pub fn bounds_respected(parent: &File, child: &File) -> Result<(), String> {
             .unwrap_or(&[]);
         for f in fields {
             let old = before.iter().find(|x| x.name.name == f.name.name);
-            if old.is_some_and(|o| o.value.kind == f.value.kind) {
+            if old.is_some_and(|o| same_value(&o.value, &f.value)) {
                 continue;
             }
             let Some(spec) = specs.iter().find(|s| s.name == f.name.name) else {
@@ -284,6 +286,16 @@ pub fn bounds_respected(parent: &File, child: &File) -> Result<(), String> {
         }
     }
     Ok(())
+}
+
+/// Equal as written, whatever the spans (a re-parsed candidate has new ones).
+pub fn same_value(a: &Value, b: &Value) -> bool {
+    let bare = |v: &Value| {
+        let mut j = serde_json::to_value(v).unwrap_or(serde_json::Value::Null);
+        strip_key(&mut j, "span");
+        j
+    };
+    bare(a) == bare(b)
 }
 
 type FieldGroup<'a> = (String, &'a [Field], &'static [FieldSpec]);
