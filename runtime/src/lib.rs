@@ -17,6 +17,7 @@
 //! | [`cache`] | the response cache: `cache:DIR:SPEC` records, `replay:DIR` serves only |
 //! | [`runner`] | environments and test models by name, episode seeds, batches of episodes |
 //! | [`noisy`] | `NoisyExpertModel`: a seeded test stand-in that follows the env's expert, noisily |
+//! | [`sim`] | the simulated model family `sim:small`, `sim:medium`, `sim:large` (results are labelled simulated) |
 //! | [`env`](mod@env) | the [`env::Env`] trait; [`envs::KeyDoor`], a small deterministic test world |
 //! | [`context`] | the context window: token estimate, pins, `keep_last`, compaction |
 //! | [`state`] | the episode state detectors read |
@@ -81,6 +82,7 @@ pub mod parse;
 pub mod repair;
 pub mod rules;
 pub mod runner;
+pub mod sim;
 pub mod state;
 pub mod template;
 pub mod trace;

@@ -26,6 +26,7 @@ pub const KNOWN_MODELS: &[&str] = &[
     "openai:BASE_URL#MODEL",
     "cache:DIR:SPEC",
     "replay:DIR",
+    "sim:small|medium|large",
 ];
 
 /// The environment called `name`, or an error listing the known ones.
@@ -58,6 +59,9 @@ pub enum ModelSpec {
     Cached { dir: String, inner: Box<ModelSpec> },
     /// `replay:DIR`: replies from the response cache in `DIR` only; a miss is an error.
     Replay(String),
+    /// `sim:small|medium|large`: the simulated model family ([`crate::sim`]). Its results
+    /// are simulated and must be labelled so ([`ModelSpec::is_simulated`]).
+    Sim(crate::sim::Tier),
 }
 
 impl fmt::Display for ModelSpec {
@@ -68,6 +72,7 @@ impl fmt::Display for ModelSpec {
             ModelSpec::OpenAi(c) => write!(f, "{c}"),
             ModelSpec::Cached { dir, inner } => write!(f, "{inner}, cached in {dir}"),
             ModelSpec::Replay(dir) => write!(f, "replay of {dir}"),
+            ModelSpec::Sim(t) => write!(f, "sim:{t} (simulated)"),
         }
     }
 }
@@ -120,7 +125,22 @@ impl ModelSpec {
                 _ => Err(format!("`{spec}`: expected `cache:DIR:SPEC`")),
             },
             "replay" if !arg.is_empty() => Ok(ModelSpec::Replay(arg.to_string())),
+            "sim" => crate::sim::Tier::parse(arg)
+                .map(ModelSpec::Sim)
+                .ok_or_else(|| {
+                    format!("`{spec}`: the simulated tiers are sim:small, sim:medium, sim:large")
+                }),
             _ => Err(unknown()),
+        }
+    }
+
+    /// Whether results from this model are simulated (`sim:`, also behind a cache), so
+    /// summaries can say so.
+    pub fn is_simulated(&self) -> bool {
+        match self {
+            ModelSpec::Sim(_) => true,
+            ModelSpec::Cached { inner, .. } => inner.is_simulated(),
+            _ => false,
         }
     }
 
@@ -168,6 +188,7 @@ impl ModelSpec {
                 Ok(m) => Box::new(m),
                 Err(e) => Box::new(crate::cache::FailingModel(e)),
             },
+            ModelSpec::Sim(t) => Box::new(crate::sim::SimModel::new(*t)),
         }
     }
 }
