@@ -5,6 +5,7 @@
 
 mod check;
 mod compile;
+mod evolve;
 mod fmt;
 mod input;
 mod output;
@@ -125,6 +126,94 @@ enum Command {
     /// or when a file cannot be read or a trace written.
     #[command(after_help = EXIT_STATUS)]
     Run(RunArgs),
+
+    /// Evolve a harness with AEGIS: rounds of digest, plan, mutate and gate on train
+    /// tasks, then one evaluation of the seed and the best harness on held-out tasks.
+    ///
+    /// Writes checkpoints and results to `--out` (default `runs/<name>-<seed>`), prints
+    /// the diff from the seed to the best harness and the train and held-out success.
+    /// Results from `sim:` models are simulated, and every output says so. See
+    /// docs/EVOLUTION.md.
+    #[command(after_help = EXIT_STATUS)]
+    Evolve(EvolveArgs),
+
+    /// Continue an interrupted `evolve` run from its last checkpoint.
+    #[command(after_help = EXIT_STATUS)]
+    Resume(ResumeArgs),
+
+    /// Write `report.md` with SVG plots for an `evolve` output directory.
+    #[command(after_help = EXIT_STATUS)]
+    Report(ReportArgs),
+}
+
+#[derive(Debug, clap::Args)]
+struct EvolveArgs {
+    /// The seed .harness file.
+    #[arg(value_name = "FILE")]
+    file: String,
+    /// The environment.
+    #[arg(long, default_value = "household")]
+    env: String,
+    /// The model: `sim:small|medium|large` (simulated), `noisy:P` (test stand-in), ...
+    #[arg(long, default_value = "sim:small")]
+    model: String,
+    /// Rounds at most.
+    #[arg(long, default_value_t = 6)]
+    rounds: u32,
+    /// Candidates per round (K).
+    #[arg(long, default_value_t = 4)]
+    candidates: usize,
+    /// Hard limit on train episodes (evaluations, smoke runs); the held-out evaluation at
+    /// the end is not counted.
+    #[arg(long, default_value_t = 2000)]
+    budget_episodes: u64,
+    /// Hard limit on model tokens (default: none).
+    #[arg(long)]
+    budget_tokens: Option<u64>,
+    /// The run seed: every random choice derives from it.
+    #[arg(long, default_value_t = 0)]
+    seed: u64,
+    /// Output directory (default `runs/<file stem>-<seed>`).
+    #[arg(long, value_name = "DIR")]
+    out: Option<std::path::PathBuf>,
+    /// Train tasks per evaluation.
+    #[arg(long, default_value_t = 30)]
+    train_tasks: u64,
+    /// Seeds per train task.
+    #[arg(long, default_value_t = 2)]
+    seeds_per_task: u64,
+    /// Held-out tasks for the final evaluation.
+    #[arg(long, default_value_t = 200)]
+    held_out_tasks: u64,
+    /// Significance level of the gate's paired test.
+    #[arg(long, default_value_t = 0.05)]
+    alpha: f64,
+    /// Use the paired bootstrap instead of the sign test.
+    #[arg(long)]
+    bootstrap: bool,
+    /// Skip the gate's batched cargo build (evaluation always interprets in process).
+    #[arg(long)]
+    no_build: bool,
+    /// Evaluation threads (default: available cores); results do not depend on it.
+    #[arg(long)]
+    workers: Option<usize>,
+}
+
+#[derive(Debug, clap::Args)]
+struct ResumeArgs {
+    /// The output directory of the interrupted run.
+    #[arg(value_name = "DIR")]
+    dir: std::path::PathBuf,
+    /// Evaluation threads (default: available cores).
+    #[arg(long)]
+    workers: Option<usize>,
+}
+
+#[derive(Debug, clap::Args)]
+struct ReportArgs {
+    /// The output directory of a run.
+    #[arg(value_name = "DIR")]
+    dir: std::path::PathBuf,
 }
 
 #[derive(Debug, clap::Args)]
@@ -255,6 +344,29 @@ fn main() -> ExitCode {
             },
             color,
         ),
+        Command::Evolve(a) => evolve::evolve(
+            &evolve::EvolveArgs {
+                file: a.file,
+                env: a.env,
+                model: a.model,
+                rounds: a.rounds,
+                candidates: a.candidates,
+                budget_episodes: a.budget_episodes,
+                budget_tokens: a.budget_tokens,
+                seed: a.seed,
+                out: a.out,
+                train_tasks: a.train_tasks,
+                seeds_per_task: a.seeds_per_task,
+                held_out_tasks: a.held_out_tasks,
+                alpha: a.alpha,
+                bootstrap: a.bootstrap,
+                no_build: a.no_build,
+                workers: a.workers,
+            },
+            color,
+        ),
+        Command::Resume(a) => evolve::resume(&a.dir, a.workers, color),
+        Command::Report(a) => evolve::report(&a.dir, color),
     };
     ExitCode::from(code)
 }

@@ -16,11 +16,25 @@
 //!   limits, atomic JSON files.
 //! - [`stats`]: the gate's paired tests (exact sign test, seeded paired bootstrap), the
 //!   seesaw rule, Wilson intervals, the seeded generator.
+//! - [`gate`]: the Critic / Gate (checker, codegen, batched build, smoke run, paired
+//!   evaluation on the parent's train pairs, significance and the seesaw rule).
+//! - [`round`], [`run`]: one round and a whole run (seed evaluation, rounds, held-out);
+//!   [`checkpoint`]: the state after each round, for `resume`.
+//! - [`emit`]: shipped sources with provenance, diffs, `lineage.json` with the Pareto front.
+//! - [`report`], [`svg`]: `report.md` with hand-written SVG plots; [`progress`]: bars.
 
+pub mod checkpoint;
 pub mod digest;
+pub mod emit;
 pub mod fragments;
+pub mod gate;
 pub mod ledger;
 pub mod manifest;
 pub mod operators;
 pub mod planner;
+pub mod progress;
+pub mod report;
+pub mod round;
+pub mod run;
 pub mod stats;
+pub mod svg;

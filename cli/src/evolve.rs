@@ -1,0 +1,164 @@
+//! `harnessx evolve`, `harnessx resume` and `harnessx report`: thin wrappers over
+//! `harnessx_evolve` that read files, draw progress bars on standard error (hidden when it
+//! is not a terminal) and print the outcome.
+
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use harnessx_evolve::checkpoint::{Checkpoint, Config};
+use harnessx_evolve::gate::{GateConfig, Test};
+use harnessx_evolve::ledger::Cost;
+use harnessx_evolve::progress::Bars;
+use harnessx_evolve::round::Abort;
+use harnessx_evolve::run::{self, Options};
+
+use crate::exit;
+use crate::output;
+
+/// Set to `after:K` or `mid:K` to stop a run on purpose (for testing `resume`).
+pub const ABORT_ENV: &str = "HARNESSX_EVOLVE_ABORT";
+
+/// `harnessx evolve`'s settings, already validated by clap.
+pub struct EvolveArgs {
+    pub file: String,
+    pub env: String,
+    pub model: String,
+    pub rounds: u32,
+    pub candidates: usize,
+    pub budget_episodes: u64,
+    pub budget_tokens: Option<u64>,
+    pub seed: u64,
+    pub out: Option<PathBuf>,
+    pub train_tasks: u64,
+    pub seeds_per_task: u64,
+    pub held_out_tasks: u64,
+    pub alpha: f64,
+    pub bootstrap: bool,
+    pub no_build: bool,
+    pub workers: Option<usize>,
+}
+
+fn workers(w: Option<usize>) -> usize {
+    w.unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()))
+}
+
+fn abort_from_env() -> Option<Abort> {
+    std::env::var(ABORT_ENV).ok().and_then(|v| Abort::parse(&v))
+}
+
+/// `runs/<file stem>-<seed>`.
+fn default_out(file: &str, seed: u64) -> PathBuf {
+    let stem = Path::new(file)
+        .file_stem()
+        .map(|s| s.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "harness".into());
+    PathBuf::from("runs").join(format!("{stem}-{seed}"))
+}
+
+pub fn evolve(a: &EvolveArgs, color: bool) -> u8 {
+    let src = match std::fs::read_to_string(&a.file) {
+        Ok(s) => s,
+        Err(e) => {
+            output::error(
+                format!("`{}`: {}", a.file, crate::input::describe(&e)),
+                color,
+            );
+            return exit::USAGE_OR_IO;
+        }
+    };
+    let cfg = Config {
+        file: a.file.clone(),
+        seed_source: src,
+        env: a.env.clone(),
+        model: a.model.clone(),
+        rounds: a.rounds,
+        k: a.candidates,
+        seed: a.seed,
+        train_tasks: a.train_tasks,
+        seeds_per_task: a.seeds_per_task,
+        held_out_tasks: a.held_out_tasks,
+        budget: Cost::new(
+            a.budget_episodes,
+            a.budget_tokens.unwrap_or(u64::MAX),
+            f64::MAX,
+        ),
+        gate: GateConfig {
+            alpha: a.alpha,
+            test: if a.bootstrap {
+                Test::Bootstrap
+            } else {
+                Test::Sign
+            },
+            build: !a.no_build,
+            ..GateConfig::default()
+        },
+        min_class_episodes: 2,
+        epsilon: 0.1,
+    };
+    let opts = Options {
+        out: a
+            .out
+            .clone()
+            .unwrap_or_else(|| default_out(&a.file, a.seed)),
+        workers: workers(a.workers),
+        abort: abort_from_env(),
+    };
+    let started = Instant::now();
+    let mut bars = Bars::new(a.rounds);
+    let result = run::start(cfg, &opts, &mut bars);
+    bars.finish();
+    finish(result, &opts.out, started, color)
+}
+
+pub fn resume(dir: &Path, workers_opt: Option<usize>, color: bool) -> u8 {
+    let opts = Options {
+        out: dir.to_path_buf(),
+        workers: workers(workers_opt),
+        abort: abort_from_env(),
+    };
+    let rounds = Checkpoint::load(dir).map(|c| c.config.rounds).unwrap_or(0);
+    let started = Instant::now();
+    let mut bars = Bars::new(rounds);
+    let result = run::resume(&opts, &mut bars);
+    bars.finish();
+    finish(result, dir, started, color)
+}
+
+fn finish(result: Result<Checkpoint, String>, out: &Path, started: Instant, color: bool) -> u8 {
+    let cp = match result {
+        Ok(cp) => cp,
+        Err(e) => {
+            output::error(e, color);
+            return exit::FAILED;
+        }
+    };
+    let simulated = run::parse_model(&cp.config.model).is_ok_and(|m| m.is_simulated());
+    let diff = std::fs::read_to_string(out.join("best.diff")).unwrap_or_default();
+    let mut text = String::new();
+    if diff.is_empty() {
+        text.push_str("no change shipped: the best harness is the seed\n");
+    } else {
+        text.push_str(&diff);
+    }
+    text.push_str(&run::summary_text(&cp, simulated));
+    text.push_str(&format!(
+        "wall time {:.1} s; output in {}\n",
+        started.elapsed().as_secs_f64(),
+        out.display()
+    ));
+    output::stdout(&text);
+    exit::OK
+}
+
+pub fn report(dir: &Path, color: bool) -> u8 {
+    match harnessx_evolve::report::write_report(dir) {
+        Ok(path) => {
+            output::stdout(&format!("{}\n", path.display()));
+            exit::OK
+        }
+        Err(e) => {
+            output::error(e, color);
+            exit::FAILED
+        }
+    }
+}

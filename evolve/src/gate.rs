@@ -1,0 +1,401 @@
+//! The Critic / Gate: deterministic checks a candidate passes, in order, before it may
+//! replace its parent — checker, code generation, one batched cargo build per generation,
+//! a smoke run, then evaluation on the parent's own train (task, seed) pairs and the
+//! paired decision (significance, the seesaw rule).
+//!
+//! Evaluation runs the interpreter in this process: the differential test
+//! (tests/tests/differential.rs) guarantees its traces equal the compiled build's, and
+//! running in process lets the loop keep traces in memory. The batched build is still
+//! done (unless switched off) as the compile check, so a shipped harness is known to build.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use harnessx_compiler::build::{build, BuildOptions};
+use harnessx_compiler::check_source;
+use harnessx_compiler::codegen::generate_module;
+use harnessx_compiler::lower::lower;
+use harnessx_runtime::engine::{run_with_rules, EndReason};
+use harnessx_runtime::ir::HarnessIr;
+use harnessx_runtime::rules::InterpretedRules;
+use harnessx_runtime::runner::{make_env, ModelSpec};
+use harnessx_runtime::trace::VecSink;
+use serde::{Deserialize, Serialize};
+
+use crate::ledger::Cost;
+use crate::stats::{paired_bootstrap, seesaw, Rate, SignCounts};
+
+/// One (task, seed) pair of an evaluation set.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Pair {
+    pub task: u64,
+    pub seed: u64,
+}
+
+/// What one episode of an evaluation gave.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Outcome {
+    pub task: u64,
+    pub seed: u64,
+    pub success: bool,
+    pub tokens: u64,
+    pub steps: u32,
+    /// The environment's simulated clock, not wall time: deterministic, so budgets
+    /// charged in it replay exactly on resume.
+    pub clock_ms: u64,
+    /// Set when the episode ended on a model error.
+    pub model_error: Option<String>,
+}
+
+/// A harness evaluated on a list of pairs, in the pairs' order.
+#[derive(Debug, Clone, Default)]
+pub struct Eval {
+    pub outcomes: Vec<Outcome>,
+    /// JSONL traces, parallel to `outcomes`; empty when not kept.
+    pub traces: Vec<String>,
+}
+
+impl Eval {
+    pub fn success_rate(&self) -> f64 {
+        Rate::new(self.successes(), self.outcomes.len() as u64).value()
+    }
+
+    pub fn successes(&self) -> u64 {
+        self.outcomes.iter().filter(|o| o.success).count() as u64
+    }
+
+    pub fn mean_tokens(&self) -> f64 {
+        match self.outcomes.len() {
+            0 => 0.0,
+            n => self.outcomes.iter().map(|o| o.tokens).sum::<u64>() as f64 / n as f64,
+        }
+    }
+
+    /// What running it cost (seconds on the simulated clock).
+    pub fn cost(&self) -> Cost {
+        Cost::new(
+            self.outcomes.len() as u64,
+            self.outcomes.iter().map(|o| o.tokens).sum(),
+            self.outcomes.iter().map(|o| o.clock_ms).sum::<u64>() as f64 / 1000.0,
+        )
+    }
+
+    /// The worst single episode's tokens and seconds, for budget reservations.
+    pub fn worst_episode(&self) -> (u64, f64) {
+        let t = self.outcomes.iter().map(|o| o.tokens).max().unwrap_or(0);
+        let s = self.outcomes.iter().map(|o| o.clock_ms).max().unwrap_or(0);
+        (t, s as f64 / 1000.0)
+    }
+
+    /// Success rate per task over its seeds.
+    pub fn per_task(&self) -> BTreeMap<u64, Rate> {
+        let mut m: BTreeMap<u64, Rate> = BTreeMap::new();
+        for o in &self.outcomes {
+            m.entry(o.task).or_default().record(o.success);
+        }
+        m
+    }
+}
+
+/// Runs `ir` on every pair, on up to `workers` threads. Each episode gets a fresh
+/// environment and model and writes its result into its own slot, so the result does not
+/// depend on the number of workers or on scheduling.
+pub fn evaluate(
+    ir: &HarnessIr,
+    env: &str,
+    model: &ModelSpec,
+    pairs: &[Pair],
+    workers: usize,
+    keep_traces: bool,
+) -> Result<Eval, String> {
+    make_env(env)?; // an unknown environment is an error before any thread starts
+    let workers = workers.clamp(1, pairs.len().max(1));
+    let mut slots: Vec<Option<(Outcome, String)>> = vec![None; pairs.len()];
+    let chunk = pairs.len().div_ceil(workers).max(1);
+    let errors: Vec<String> = std::thread::scope(|s| {
+        let handles: Vec<_> = slots
+            .chunks_mut(chunk)
+            .zip(pairs.chunks(chunk))
+            .map(|(out, ps)| {
+                s.spawn(move || -> Result<(), String> {
+                    let rules = InterpretedRules::new(ir);
+                    for (slot, p) in out.iter_mut().zip(ps) {
+                        let mut e = make_env(env)?;
+                        let mut m = model.build();
+                        let mut sink = VecSink::default();
+                        let r = run_with_rules(
+                            ir,
+                            &rules,
+                            m.as_mut(),
+                            e.as_mut(),
+                            p.task,
+                            p.seed,
+                            &mut sink,
+                        );
+                        let outcome = Outcome {
+                            task: p.task,
+                            seed: p.seed,
+                            success: r.success,
+                            tokens: r.tokens,
+                            steps: r.steps,
+                            clock_ms: r.clock_ms,
+                            model_error: match &r.end {
+                                EndReason::ModelError(m) => Some(m.clone()),
+                                _ => None,
+                            },
+                        };
+                        let trace = if keep_traces {
+                            sink.to_jsonl()
+                        } else {
+                            String::new()
+                        };
+                        *slot = Some((outcome, trace));
+                    }
+                    Ok(())
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .filter_map(|h| match h.join() {
+                Ok(Ok(())) => None,
+                Ok(Err(e)) => Some(e),
+                Err(_) => Some("an evaluation worker panicked".to_string()),
+            })
+            .collect()
+    });
+    if let Some(e) = errors.into_iter().next() {
+        return Err(e);
+    }
+    let mut eval = Eval::default();
+    for (o, t) in slots.into_iter().flatten() {
+        eval.outcomes.push(o);
+        if keep_traces {
+            eval.traces.push(t);
+        }
+    }
+    Ok(eval)
+}
+
+/// Which paired test decides significance.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Test {
+    /// Exact two-sided sign test on the pairs whose outcome differs.
+    Sign,
+    /// Seeded paired bootstrap of the mean difference.
+    Bootstrap,
+}
+
+/// The gate's settings.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct GateConfig {
+    pub alpha: f64,
+    pub test: Test,
+    /// A task counts as solved reliably when its success rate over its seeds is at least
+    /// this (the seesaw rule).
+    pub reliable: f64,
+    /// Episodes of the smoke run.
+    pub smoke_episodes: u64,
+    /// Do the batched cargo build of each generation.
+    pub build: bool,
+    pub bootstrap_resamples: usize,
+}
+
+impl Default for GateConfig {
+    fn default() -> Self {
+        GateConfig {
+            alpha: 0.05,
+            test: Test::Sign,
+            reliable: 1.0,
+            smoke_episodes: 1,
+            build: true,
+            bootstrap_resamples: 2000,
+        }
+    }
+}
+
+/// Checker and code generation for one candidate's source: its IR, or why not.
+pub fn static_check(source: &str) -> Result<HarnessIr, String> {
+    let checked = check_source(source);
+    if checked.has_errors() {
+        let first = checked
+            .diagnostics
+            .iter()
+            .find(|d| d.severity == harnessx_compiler::Severity::Error)
+            .map(|d| format!("{} {}", d.code, d.message))
+            .unwrap_or_default();
+        return Err(format!("checker: {first}"));
+    }
+    let ir = lower(&checked.file).map_err(|d| {
+        format!(
+            "lowering: {}",
+            d.first().map(|d| d.message.clone()).unwrap_or_default()
+        )
+    })?;
+    generate_module(&ir).map_err(|e| format!("codegen: {e}"))?;
+    Ok(ir)
+}
+
+/// One cargo build of all of a generation's harnesses (one crate, one module each).
+pub fn build_generation(irs: &[HarnessIr]) -> Result<Duration, String> {
+    if irs.is_empty() {
+        return Ok(Duration::ZERO);
+    }
+    build(irs, &BuildOptions::default())
+        .map(|b| b.cargo_time)
+        .map_err(|e| format!("cargo build: {e}"))
+}
+
+/// A smoke run's verdict: an episode that ends on a model error means the harness cannot
+/// talk to the model at all (a broken decoding setting, say).
+pub fn smoke_verdict(eval: &Eval) -> Result<(), String> {
+    match eval.outcomes.iter().find_map(|o| o.model_error.as_ref()) {
+        Some(e) => Err(format!("smoke run: model error: {e}")),
+        None => Ok(()),
+    }
+}
+
+/// The gate's paired decision on one evaluated candidate.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Judgement {
+    pub ship: bool,
+    pub reason: String,
+    pub p_value: f64,
+    pub parent: f64,
+    pub candidate: f64,
+}
+
+/// Ship only if the candidate is better on the same pairs, significantly at `alpha`, and
+/// no task the parent solved reliably falls below the bar. `seed` seeds the bootstrap.
+pub fn judge(parent: &Eval, cand: &Eval, cfg: &GateConfig, seed: u64) -> Judgement {
+    let (ps, cs) = (parent.success_rate(), cand.success_rate());
+    let mut j = Judgement {
+        ship: false,
+        reason: String::new(),
+        p_value: 1.0,
+        parent: ps,
+        candidate: cs,
+    };
+    let same_pairs = parent.outcomes.len() == cand.outcomes.len()
+        && parent
+            .outcomes
+            .iter()
+            .zip(&cand.outcomes)
+            .all(|(a, b)| (a.task, a.seed) == (b.task, b.seed));
+    if !same_pairs || parent.outcomes.is_empty() {
+        j.reason = "not evaluated on the parent's pairs".into();
+        return j;
+    }
+    let pairs: Vec<(f64, f64)> = parent
+        .outcomes
+        .iter()
+        .zip(&cand.outcomes)
+        .map(|(a, b)| {
+            (
+                f64::from(u8::from(a.success)),
+                f64::from(u8::from(b.success)),
+            )
+        })
+        .collect();
+    let signs = SignCounts::from_pairs(&pairs);
+    j.p_value = match cfg.test {
+        Test::Sign => signs.p_value(),
+        Test::Bootstrap => {
+            let diffs: Vec<f64> = pairs.iter().map(|(a, b)| b - a).collect();
+            paired_bootstrap(&diffs, cfg.bootstrap_resamples, cfg.alpha, seed).p_value
+        }
+    };
+    let test = match cfg.test {
+        Test::Sign => "sign test",
+        Test::Bootstrap => "paired bootstrap",
+    };
+    let score = format!(
+        "train {ps:.3} -> {cs:.3} ({} better, {} worse of {} pairs)",
+        signs.wins,
+        signs.losses,
+        pairs.len()
+    );
+    if cs <= ps {
+        j.reason = format!("no improvement: {score}");
+        return j;
+    }
+    if j.p_value >= cfg.alpha {
+        j.reason = format!(
+            "not significant: {score}, {test} p = {:.4} >= alpha {}",
+            j.p_value, cfg.alpha
+        );
+        return j;
+    }
+    let regressions = seesaw(&parent.per_task(), &cand.per_task(), cfg.reliable);
+    if !regressions.is_empty() {
+        let list: Vec<String> = regressions
+            .iter()
+            .take(5)
+            .map(|r| {
+                format!(
+                    "task {} {}/{} -> {}/{}",
+                    r.task,
+                    r.parent.successes,
+                    r.parent.trials,
+                    r.candidate.successes,
+                    r.candidate.trials
+                )
+            })
+            .collect();
+        j.reason = format!(
+            "seesaw: {} reliably solved task(s) regressed ({}); {score}",
+            regressions.len(),
+            list.join(", ")
+        );
+        return j;
+    }
+    j.ship = true;
+    j.reason = format!("{score}, {test} p = {:.4} < alpha {}", j.p_value, cfg.alpha);
+    j
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn eval(results: &[(u64, bool)]) -> Eval {
+        Eval {
+            outcomes: results
+                .iter()
+                .enumerate()
+                .map(|(i, &(task, success))| Outcome {
+                    task,
+                    seed: i as u64,
+                    success,
+                    tokens: 10,
+                    steps: 1,
+                    clock_ms: 5,
+                    model_error: None,
+                })
+                .collect(),
+            traces: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn a_worse_candidate_is_rejected() {
+        let p = eval(&[(0, true), (1, true), (2, false), (3, true)]);
+        let c = eval(&[(0, false), (1, true), (2, false), (3, false)]);
+        let j = judge(&p, &c, &GateConfig::default(), 1);
+        assert!(!j.ship && j.reason.starts_with("no improvement"), "{j:?}");
+    }
+
+    #[test]
+    fn a_clear_win_ships_and_a_regression_does_not() {
+        let mut p: Vec<(u64, bool)> = (0..12).map(|t| (t, false)).collect();
+        p.push((99, true));
+        let mut c: Vec<(u64, bool)> = (0..12).map(|t| (t, true)).collect();
+        c.push((99, true));
+        let j = judge(&eval(&p), &eval(&c), &GateConfig::default(), 1);
+        assert!(j.ship, "{j:?}");
+        c[12].1 = false;
+        let j = judge(&eval(&p), &eval(&c), &GateConfig::default(), 1);
+        assert!(!j.ship && j.reason.starts_with("seesaw"), "{j:?}");
+    }
+}

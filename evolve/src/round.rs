@@ -1,0 +1,417 @@
+//! One round of AEGIS: digest the parent's train failures, let the planner pick K
+//! (operator, class) arms, have the operators make K candidates, put them through the
+//! gate, ship at most one, and checkpoint.
+
+use std::path::Path;
+
+use harnessx_syntax::parse;
+
+use crate::checkpoint::{CandidateRecord, Checkpoint, Config, RoundRecord};
+use crate::digest::{parse_trace, DigestConfig, FailureCatalog};
+use crate::emit::{shipped_source, unified_diff, write_text};
+use crate::gate::{
+    build_generation, evaluate, judge, smoke_verdict, static_check, Eval, Judgement, Pair,
+};
+use crate::ledger::{Cost, LedgerEntry, Scores};
+use crate::manifest::{FailureClass, OperatorId};
+use crate::operators::{try_propose, Candidate, Rng, Target};
+use crate::planner::{operator_arms, write_landscape, Landscape};
+use crate::stats::SeededRng;
+use harnessx_runtime::runner::ModelSpec;
+
+/// Where to stop on purpose, to test resuming: after round k's checkpoint is written, or
+/// in the middle of round k (after its first candidate is evaluated, before any file of
+/// the round is written).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Abort {
+    AfterCheckpoint(u32),
+    MidRound(u32),
+}
+
+impl Abort {
+    /// `after:K` or `mid:K` (the `HARNESSX_EVOLVE_ABORT` variable).
+    pub fn parse(s: &str) -> Option<Abort> {
+        let (kind, k) = s.split_once(':')?;
+        let k: u32 = k.trim().parse().ok()?;
+        match kind.trim() {
+            "after" => Some(Abort::AfterCheckpoint(k)),
+            "mid" => Some(Abort::MidRound(k)),
+            _ => None,
+        }
+    }
+}
+
+/// The message of an error caused by [`Abort`].
+pub const ABORTED: &str = "aborted on purpose (HARNESSX_EVOLVE_ABORT)";
+
+/// Progress reports; the CLI draws bars from them.
+pub trait Observer {
+    fn round_started(&mut self, _round: u32, _rounds: u32) {}
+    fn step(&mut self, _what: &str) {}
+    fn round_finished(&mut self, _record: &RoundRecord) {}
+}
+
+/// Reports nothing.
+pub struct Quiet;
+impl Observer for Quiet {}
+
+/// What a round needs besides the checkpoint.
+pub struct Ctx<'a> {
+    pub out: &'a Path,
+    pub model: &'a ModelSpec,
+    pub pairs: &'a [Pair],
+    pub workers: usize,
+    pub abort: Option<Abort>,
+    pub observer: &'a mut dyn Observer,
+}
+
+/// Seed of the `slot`-th random stream of `round` (operators, bootstrap).
+fn stream(seed: u64, round: u32, slot: u64) -> u64 {
+    SeededRng::derive(seed, (u64::from(round) << 32) | slot).next_u64()
+}
+
+/// The parent's failures this round, digested from the traces kept in memory.
+fn digest(eval: &Eval) -> FailureCatalog {
+    let mut cat = FailureCatalog::new(64);
+    let cfg = DigestConfig::default();
+    for trace in &eval.traces {
+        for ep in parse_trace(trace).episodes {
+            cat.digest(&ep, None, &cfg);
+        }
+    }
+    cat
+}
+
+fn evidence_lines(cat: &FailureCatalog, class: FailureClass) -> Vec<String> {
+    cat.classes
+        .get(&class)
+        .map(|e| {
+            e.evidence
+                .iter()
+                .map(|ev| {
+                    format!(
+                        "task {} seed {} step {}: {}: {}",
+                        ev.task, ev.seed, ev.step, ev.note, ev.excerpt
+                    )
+                })
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// Up to `tries` draws of an operator until one gives a verified candidate.
+fn make_candidate(
+    parent: &harnessx_syntax::File,
+    target: &Target,
+    op: OperatorId,
+    seed: u64,
+) -> Result<Candidate, String> {
+    let mut rng = Rng::seed(seed);
+    let mut last = String::from("operator produced nothing");
+    for _ in 0..3 {
+        match try_propose(parent, target, op, &mut rng) {
+            Ok(c) => return Ok(c),
+            Err(crate::operators::NoCandidate::NotApplicable) => {
+                return Err("operator not applicable to this harness".into())
+            }
+            Err(crate::operators::NoCandidate::Nothing) => {}
+            Err(crate::operators::NoCandidate::Rejected(r)) => {
+                last = format!("operator output failed verification: {r:?}")
+            }
+        }
+    }
+    Err(last)
+}
+
+/// A candidate going through the gate.
+struct Entry {
+    record: CandidateRecord,
+    cand: Option<Candidate>,
+    eval: Option<Eval>,
+    judgement: Option<Judgement>,
+    cost: Cost,
+}
+
+/// Runs round `cp.next_round`. `parent_eval` is the parent's train evaluation with
+/// traces; it is replaced by the shipped candidate's.
+pub fn run_round(cp: &mut Checkpoint, parent_eval: &mut Eval, ctx: &mut Ctx) -> Result<(), String> {
+    let cfg: Config = cp.config.clone();
+    let r = cp.next_round;
+    ctx.observer.round_started(r, cfg.rounds);
+    ctx.observer.step("digesting the parent's failures");
+    let round_cat = digest(parent_eval);
+    cp.catalog.merge(&round_cat);
+    let mut record = RoundRecord {
+        round: r,
+        parent_id: cp.parent_id.clone(),
+        parent_train: parent_eval.success_rate(),
+        parent_tokens: parent_eval.mean_tokens(),
+        classes: round_cat
+            .classes
+            .iter()
+            .map(|(c, e)| (*c, e.count))
+            .collect(),
+        candidates: Vec::new(),
+        shipped: None,
+        used: cp.budget.used,
+        build_seconds: None,
+        stopped: None,
+    };
+    let arms = operator_arms();
+    let proposals = match round_cat.stop_reason(cfg.min_class_episodes) {
+        Some(why) => {
+            record.stopped = Some(format!("digester: {why}"));
+            Vec::new()
+        }
+        None => cp.bandit.propose(r, &arms, &round_cat, cfg.k),
+    };
+    if record.stopped.is_none() && proposals.is_empty() {
+        record.stopped = Some("planner: no arm targets this round's failures".into());
+    }
+
+    // Evolver: one candidate per proposal, duplicates dropped.
+    ctx.observer.step("proposing candidates");
+    let parent_file = parse(&cp.parent_source).file;
+    let mut entries: Vec<Entry> = Vec::new();
+    let mut seen = vec![cp.parent_source.clone()];
+    for (i, p) in proposals.iter().enumerate() {
+        let id = format!("r{r}c{i}");
+        let target = Target::new(p.class).with_evidence(evidence_lines(&round_cat, p.class));
+        let made = OperatorId::from_name(&p.operator)
+            .ok_or_else(|| format!("unknown operator `{}`", p.operator))
+            .and_then(|op| {
+                make_candidate(&parent_file, &target, op, stream(cfg.seed, r, i as u64))
+            });
+        let (cand, reason) = match made {
+            Ok(c) if seen.contains(&c.source) => (
+                None,
+                "same harness as the parent or an earlier candidate".to_string(),
+            ),
+            Ok(c) => {
+                seen.push(c.source.clone());
+                (Some(c), String::new())
+            }
+            Err(e) => (None, e),
+        };
+        entries.push(Entry {
+            record: CandidateRecord {
+                id,
+                operator: p.operator.clone(),
+                class: p.class,
+                summary: cand
+                    .as_ref()
+                    .map(|c| c.manifest.summary.clone())
+                    .unwrap_or_default(),
+                train_success: None,
+                mean_tokens: None,
+                p_value: None,
+                shipped: false,
+                reason,
+                manifest: cand.as_ref().map(|c| c.manifest.clone()),
+            },
+            cand,
+            eval: None,
+            judgement: None,
+            cost: Cost::default(),
+        });
+    }
+
+    // Gate, static part: checker and codegen per candidate, then one build for all.
+    ctx.observer.step("checking and generating code");
+    let mut irs = Vec::new();
+    for e in entries.iter_mut().filter(|e| e.cand.is_some()) {
+        match e.cand.as_ref().map(|c| static_check(&c.source)) {
+            Some(Ok(ir)) => irs.push((e.record.id.clone(), ir)),
+            Some(Err(why)) => {
+                e.record.reason = why;
+                e.cand = None;
+            }
+            None => {}
+        }
+    }
+    if cfg.gate.build && !irs.is_empty() {
+        ctx.observer
+            .step(&format!("cargo build of {} candidates", irs.len()));
+        let just_irs: Vec<_> = irs.iter().map(|(_, ir)| ir.clone()).collect();
+        match build_generation(&just_irs) {
+            Ok(t) => record.build_seconds = Some(t.as_secs_f64()),
+            Err(why) => {
+                for e in entries.iter_mut().filter(|e| e.cand.is_some()) {
+                    e.record.reason = why.clone();
+                    e.cand = None;
+                }
+            }
+        }
+    }
+
+    // Gate, dynamic part: smoke run, then the paired evaluation, within the budget.
+    let (worst_tokens, worst_secs) = parent_eval.worst_episode();
+    let smoke_n = (cfg.gate.smoke_episodes as usize).min(ctx.pairs.len());
+    let mut evaluated = 0;
+    for e in entries.iter_mut() {
+        let Some(cand) = &e.cand else { continue };
+        let Some((_, ir)) = irs.iter().find(|(id, _)| *id == e.record.id) else {
+            continue;
+        };
+        let n = (smoke_n + ctx.pairs.len()) as u64;
+        // Reserve an upper bound first: twice the parent's worst episode per episode.
+        let reserve = Cost::new(
+            n,
+            n.saturating_mul(worst_tokens.saturating_mul(2)),
+            n as f64 * worst_secs * 2.0,
+        );
+        if !cp.budget.can_afford(&reserve) {
+            e.record.reason = format!(
+                "budget: evaluating needs {n} episodes, {} left",
+                cp.budget.remaining().episodes
+            );
+            record.stopped = Some("budget exhausted".into());
+            continue;
+        }
+        ctx.observer.step(&format!("{}: smoke run", e.record.id));
+        let smoke = evaluate(
+            ir,
+            &cfg.env,
+            ctx.model,
+            &ctx.pairs[..smoke_n],
+            ctx.workers,
+            false,
+        )?;
+        let mut cost = smoke.cost();
+        if let Err(why) = smoke_verdict(&smoke) {
+            e.record.reason = why;
+            charge(cp, &cost, &mut record)?;
+            e.cost = cost;
+            continue;
+        }
+        ctx.observer.step(&format!(
+            "{}: {} on {} train pairs",
+            e.record.id,
+            cand.manifest.operator,
+            ctx.pairs.len()
+        ));
+        let eval = evaluate(ir, &cfg.env, ctx.model, ctx.pairs, ctx.workers, true)?;
+        let c = eval.cost();
+        cost = Cost::new(
+            cost.episodes + c.episodes,
+            cost.tokens + c.tokens,
+            cost.seconds + c.seconds,
+        );
+        charge(cp, &cost, &mut record)?;
+        e.cost = cost;
+        let j = judge(parent_eval, &eval, &cfg.gate, stream(cfg.seed, r, 1000));
+        e.record.train_success = Some(eval.success_rate());
+        e.record.mean_tokens = Some(eval.mean_tokens());
+        e.record.p_value = Some(j.p_value);
+        e.record.reason = j.reason.clone();
+        e.judgement = Some(j);
+        e.eval = Some(eval);
+        evaluated += 1;
+        if evaluated == 1 && ctx.abort == Some(Abort::MidRound(r)) {
+            return Err(ABORTED.into());
+        }
+    }
+
+    // Ship the best passing candidate: highest train success, then fewest tokens.
+    let best = entries
+        .iter()
+        .enumerate()
+        .filter(|(_, e)| e.judgement.as_ref().is_some_and(|j| j.ship))
+        .max_by(|(ia, a), (ib, b)| {
+            let key = |e: &Entry| {
+                (
+                    e.record.train_success.unwrap_or(0.0),
+                    -e.record.mean_tokens.unwrap_or(0.0),
+                )
+            };
+            let (ka, kb) = (key(a), key(b));
+            ka.0.total_cmp(&kb.0)
+                .then(ka.1.total_cmp(&kb.1))
+                .then(ib.cmp(ia))
+        })
+        .map(|(i, _)| i);
+    for (i, e) in entries.iter_mut().enumerate() {
+        let passed = e.judgement.as_ref().is_some_and(|j| j.ship);
+        if passed && Some(i) != best {
+            e.record.reason = format!(
+                "passed the gate but another candidate was better ({})",
+                e.record.reason
+            );
+        }
+        e.record.shipped = Some(i) == best;
+        // The bandit learns whether the arm's change helped, shipped or not.
+        cp.bandit.record(&e.record.operator, e.record.class, passed);
+        let entry = LedgerEntry {
+            round: r,
+            operator: e.record.operator.clone(),
+            class: e.record.class,
+            candidate: e.record.id.clone(),
+            reason: e.record.reason.clone(),
+            scores: Scores {
+                parent: record.parent_train,
+                candidate: e.record.train_success.unwrap_or(f64::NAN),
+            },
+            p_value: e.record.p_value,
+            cost: e.cost,
+        };
+        if e.record.shipped {
+            cp.ledgers.ship(entry);
+        } else {
+            cp.ledgers.reject(entry);
+        }
+    }
+    if let Some(i) = best {
+        let e = &mut entries[i];
+        if let (Some(cand), Some(j), Some(eval)) = (&e.cand, &e.judgement, e.eval.take()) {
+            let source = shipped_source(cand, r, j.parent, j.candidate, j.p_value);
+            let dir = ctx.out.join(format!("round-{r:03}"));
+            let diff = unified_diff(
+                &cp.parent_source,
+                &source,
+                &format!("{}.harness", cp.parent_id),
+                &format!("{}.harness", e.record.id),
+            );
+            write_text(&dir, "harness.harness", &source)?;
+            write_text(&dir, "diff.patch", &diff)?;
+            let manifest =
+                serde_json::to_string_pretty(&cand.manifest).map_err(|e| e.to_string())?;
+            write_text(&dir, "manifest.json", &format!("{manifest}\n"))?;
+            cp.parent_source = source;
+            cp.parent_id = e.record.id.clone();
+            record.shipped = Some(e.record.id.clone());
+            *parent_eval = eval;
+        }
+    }
+    record.candidates = entries.into_iter().map(|e| e.record).collect();
+    record.used = cp.budget.used;
+    let proposals_ref = &proposals;
+    let section = Landscape {
+        round: r,
+        catalog: &round_cat,
+        bandit: &cp.bandit,
+        proposals: proposals_ref,
+        ledgers: &cp.ledgers,
+        budget: &cp.budget,
+        stopped: record.stopped.as_deref(),
+    }
+    .render();
+    write_landscape(&ctx.out.join("landscape.md"), r, &section)
+        .map_err(|e| format!("landscape.md: {e}"))?;
+    if record.stopped.is_some() {
+        cp.stopped.clone_from(&record.stopped);
+    }
+    cp.next_round = r + 1;
+    ctx.observer.round_finished(&record);
+    cp.rounds.push(record);
+    Ok(())
+}
+
+/// Charges `cost`; an evaluation that used more than its reservation is refused by the
+/// budget (never recorded past the limit) and ends the run.
+fn charge(cp: &mut Checkpoint, cost: &Cost, record: &mut RoundRecord) -> Result<(), String> {
+    if let Err(e) = cp.budget.charge(cost) {
+        record.stopped = Some(format!("budget: {e}"));
+        cp.stopped.clone_from(&record.stopped);
+    }
+    Ok(())
+}

@@ -1,0 +1,292 @@
+//! A whole evolution run: evaluate the seed harness, run rounds until the round limit, a
+//! stop reason or the budget, checkpointing after each, then evaluate the seed and the
+//! best harness once on the locked held-out split.
+//!
+//! Files in the output directory: `checkpoint.json` (the state; `resume` needs only this),
+//! `seed.harness`, `best.harness`, `best.diff` (seed → best), `round-NNN/` for each ship
+//! (`harness.harness`, `diff.patch` against its parent, `manifest.json`), `lineage.json`,
+//! `ledgers.json`, `landscape.md`, `result.json` (train vs held-out).
+
+use std::path::{Path, PathBuf};
+
+use harnessx_runtime::envs::household;
+use harnessx_runtime::runner::{episode_seed, ModelSpec};
+use harnessx_syntax::{parse, print};
+
+use crate::checkpoint::{Checkpoint, Config, Final, VERSION};
+use crate::digest::FailureCatalog;
+use crate::emit::{lineage, save_lineage, unified_diff, write_text};
+use crate::gate::{evaluate, static_check, Eval, Pair};
+use crate::ledger::{save_json, Budget, Ledgers};
+use crate::planner::Bandit;
+use crate::round::{run_round, Abort, Ctx, Observer, ABORTED};
+use crate::stats::SeededRng;
+
+/// How to run (not part of the run's identity: results do not depend on these).
+pub struct Options {
+    pub out: PathBuf,
+    /// Evaluation threads.
+    pub workers: usize,
+    pub abort: Option<Abort>,
+}
+
+/// The first task index of the environment's train split.
+fn train_start(env: &str) -> u64 {
+    if env == "household" {
+        household::TRAIN.start
+    } else {
+        0
+    }
+}
+
+/// Tasks beyond any train index we use, for environments without a locked split.
+const UNSPLIT_HELD_OUT_START: u64 = 1_000_000;
+
+/// The fixed train (task, seed) pairs every harness of the run is evaluated on.
+pub fn train_pairs(cfg: &Config) -> Vec<Pair> {
+    let start = train_start(&cfg.env);
+    let mut out = Vec::new();
+    for s in 0..cfg.seeds_per_task {
+        let base = SeededRng::derive(cfg.seed, 1000 + s).next_u64();
+        for t in 0..cfg.train_tasks {
+            let task = start + t;
+            out.push(Pair {
+                task,
+                seed: episode_seed(base, task),
+            });
+        }
+    }
+    out
+}
+
+/// The held-out pairs and a description of where they come from.
+pub fn held_out_pairs(cfg: &Config) -> (Vec<Pair>, String) {
+    let (start, what) = if cfg.env == "household" {
+        let r = household::HELD_OUT;
+        (
+            r.start,
+            format!(
+                "household's locked held-out split (tasks {}..{})",
+                r.start, r.end
+            ),
+        )
+    } else {
+        (
+            UNSPLIT_HELD_OUT_START,
+            format!(
+                "{} has no locked split: tasks from {UNSPLIT_HELD_OUT_START}, never used for training",
+                cfg.env
+            ),
+        )
+    };
+    let base = SeededRng::derive(cfg.seed, 2000).next_u64();
+    let pairs = (0..cfg.held_out_tasks)
+        .map(|i| Pair {
+            task: start + i,
+            seed: episode_seed(base, start + i),
+        })
+        .collect();
+    (pairs, what)
+}
+
+pub fn parse_model(spec: &str) -> Result<ModelSpec, String> {
+    ModelSpec::parse(spec, |p| {
+        std::fs::read_to_string(p).map_err(|e| format!("`{p}`: {e}"))
+    })
+}
+
+/// Starts a run in `opts.out` (which must not hold one already) and drives it to the end.
+pub fn start(cfg: Config, opts: &Options, obs: &mut dyn Observer) -> Result<Checkpoint, String> {
+    if Checkpoint::path(&opts.out).exists() {
+        return Err(format!(
+            "`{}` already holds a run; use `harnessx resume {}` or another --out",
+            opts.out.display(),
+            opts.out.display()
+        ));
+    }
+    let model = parse_model(&cfg.model)?;
+    harnessx_runtime::runner::make_env(&cfg.env)?;
+    if cfg.k == 0 || cfg.train_tasks == 0 || cfg.seeds_per_task == 0 {
+        return Err("candidates, train tasks and seeds per task must be at least 1".into());
+    }
+    let ir = static_check(&cfg.seed_source).map_err(|e| format!("{}: {e}", cfg.file))?;
+    let canonical = print(&parse(&cfg.seed_source).file);
+    write_text(&opts.out, "seed.harness", &canonical)?;
+
+    let pairs = train_pairs(&cfg);
+    obs.step("evaluating the seed harness");
+    let eval = evaluate(&ir, &cfg.env, &model, &pairs, opts.workers, true)?;
+    let mut budget = Budget::new(cfg.budget);
+    budget
+        .charge(&eval.cost())
+        .map_err(|e| format!("the budget cannot pay for evaluating the seed harness: {e}"))?;
+    let cp = Checkpoint {
+        version: VERSION,
+        next_round: 1,
+        parent_id: "seed".into(),
+        parent_source: canonical,
+        catalog: FailureCatalog::new(20),
+        bandit: Bandit::new(cfg.seed, cfg.epsilon),
+        ledgers: Ledgers::default(),
+        budget,
+        rounds: Vec::new(),
+        stopped: None,
+        final_result: None,
+        config: cfg,
+    };
+    cp.save(&opts.out)?;
+    drive(cp, Some(eval), &model, opts, obs)
+}
+
+/// Carries on the run in `opts.out` from its last checkpoint.
+pub fn resume(opts: &Options, obs: &mut dyn Observer) -> Result<Checkpoint, String> {
+    let cp = Checkpoint::load(&opts.out)?;
+    let model = parse_model(&cp.config.model)?;
+    drive(cp, None, &model, opts, obs)
+}
+
+fn drive(
+    mut cp: Checkpoint,
+    parent_eval: Option<Eval>,
+    model: &ModelSpec,
+    opts: &Options,
+    obs: &mut dyn Observer,
+) -> Result<Checkpoint, String> {
+    let pairs = train_pairs(&cp.config);
+    let mut parent_eval = parent_eval;
+    while !cp.done() {
+        let mut eval = match parent_eval.take() {
+            Some(e) => e,
+            // After a resume: the parent's evaluation is recomputed (deterministic, and
+            // already paid for when it was first made, so not charged again).
+            None => {
+                obs.step("re-evaluating the parent after resume");
+                let ir = static_check(&cp.parent_source)?;
+                evaluate(&ir, &cp.config.env, model, &pairs, opts.workers, true)?
+            }
+        };
+        let mut ctx = Ctx {
+            out: &opts.out,
+            model,
+            pairs: &pairs,
+            workers: opts.workers,
+            abort: opts.abort,
+            observer: obs,
+        };
+        run_round(&mut cp, &mut eval, &mut ctx)?;
+        parent_eval = Some(eval);
+        save_all(&cp, model, &opts.out)?;
+        if opts.abort == Some(Abort::AfterCheckpoint(cp.next_round - 1)) {
+            return Err(ABORTED.into());
+        }
+    }
+    if cp.final_result.is_none() {
+        obs.step("evaluating seed and best on the held-out split");
+        cp.final_result = Some(final_eval(&cp, model, parent_eval.as_ref(), opts.workers)?);
+        save_all(&cp, model, &opts.out)?;
+    }
+    Ok(cp)
+}
+
+/// Checkpoint, lineage, ledgers, best harness and its diff against the seed.
+fn save_all(cp: &Checkpoint, model: &ModelSpec, out: &Path) -> Result<(), String> {
+    cp.save(out)?;
+    save_lineage(out, &lineage(cp, model.is_simulated()))?;
+    let ledgers = out.join("ledgers.json");
+    save_json(&ledgers, &cp.ledgers).map_err(|e| format!("`{}`: {e}", ledgers.display()))?;
+    write_text(out, "best.harness", &cp.parent_source)?;
+    let seed = print(&parse(&cp.config.seed_source).file);
+    write_text(
+        out,
+        "best.diff",
+        &unified_diff(&seed, &cp.parent_source, "seed.harness", "best.harness"),
+    )?;
+    if let Some(f) = &cp.final_result {
+        let path = out.join("result.json");
+        save_json(&path, f).map_err(|e| format!("`{}`: {e}", path.display()))?;
+    }
+    Ok(())
+}
+
+/// The seed and the best harness, once each, on the held-out pairs. Not charged to the
+/// evolution budget: it is the measurement, not the search.
+fn final_eval(
+    cp: &Checkpoint,
+    model: &ModelSpec,
+    best_train: Option<&Eval>,
+    workers: usize,
+) -> Result<Final, String> {
+    let (pairs, split) = held_out_pairs(&cp.config);
+    let seed_ir = static_check(&cp.config.seed_source)?;
+    let best_ir = static_check(&cp.parent_source)?;
+    let env = &cp.config.env;
+    let seed_h = evaluate(&seed_ir, env, model, &pairs, workers, false)?;
+    let best_h = evaluate(&best_ir, env, model, &pairs, workers, false)?;
+    let seed_train = cp.rounds.first().map(|r| r.parent_train);
+    let best_train = match best_train {
+        Some(e) => e.success_rate(),
+        None => evaluate(
+            &best_ir,
+            env,
+            model,
+            &train_pairs(&cp.config),
+            workers,
+            false,
+        )?
+        .success_rate(),
+    };
+    Ok(Final {
+        best_id: cp.parent_id.clone(),
+        seed_train: seed_train.unwrap_or(best_train),
+        best_train,
+        seed_held_out: seed_h.success_rate(),
+        best_held_out: best_h.success_rate(),
+        seed_held_out_tokens: seed_h.mean_tokens(),
+        best_held_out_tokens: best_h.mean_tokens(),
+        held_out_tasks: pairs.len() as u64,
+        held_out_split: split,
+    })
+}
+
+/// The end-of-run text: what shipped, train vs held-out, the budget used.
+pub fn summary_text(cp: &Checkpoint, simulated: bool) -> String {
+    let mut s = String::new();
+    let label = if simulated { " (simulated)" } else { "" };
+    s.push_str(&format!(
+        "evolved {} on {} with {}{label}, seed {}: {} round(s)\n",
+        cp.config.file,
+        cp.config.env,
+        cp.config.model,
+        cp.config.seed,
+        cp.rounds.len()
+    ));
+    if let Some(why) = &cp.stopped {
+        s.push_str(&format!("stopped early: {why}\n"));
+    }
+    for r in &cp.rounds {
+        for c in r.candidates.iter().filter(|c| c.shipped) {
+            s.push_str(&format!(
+                "  round {}: shipped {} for {}: {}\n",
+                r.round, c.operator, c.class, c.summary
+            ));
+        }
+    }
+    let u = cp.budget.used;
+    s.push_str(&format!(
+        "budget used: {} of {} episodes, {} tokens\n",
+        u.episodes, cp.config.budget.episodes, u.tokens
+    ));
+    if let Some(f) = &cp.final_result {
+        s.push_str(&format!(
+            "train    success: seed {:.3} -> best {:.3}\nheld-out success: seed {:.3} -> best {:.3} ({:+.1} points, {} tasks; {}){label}\n",
+            f.seed_train,
+            f.best_train,
+            f.seed_held_out,
+            f.best_held_out,
+            100.0 * (f.best_held_out - f.seed_held_out),
+            f.held_out_tasks,
+            f.held_out_split
+        ));
+    }
+    s
+}
