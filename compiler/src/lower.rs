@@ -716,16 +716,16 @@ fn push_text(out: &mut Template, text: &str) {
 ///
 /// A triple-quoted string has no escapes, so its value has exactly the source's holes. In
 /// a plain string, escapes may add holes; the source's are the in-order choice of value
-/// holes with the source's paths such that each stretch of text between them could be
-/// the decoding of the source text between the source holes: it is empty exactly when the
-/// source stretch is, and otherwise no longer, in source bytes, than the source stretch
-/// (an escape is never shorter than the character it writes). If exactly one choice
-/// fits, it is the answer.
+/// holes with the source's paths such that each stretch of text between them can be
+/// written in exactly as many source bytes as the source has there ([`SourceLengths`]).
+/// If exactly one choice fits, it is the answer.
 fn source_holes(s: &StrLit) -> Option<Vec<(usize, usize, String)>> {
     let found = harnessx_syntax::parser::holes(&s.value);
     let wanted: Vec<&str> = s.vars.iter().map(|v| v.path.as_str()).collect();
-    if s.style == harnessx_syntax::StrStyle::Triple {
-        let paths: Vec<&str> = found.iter().map(|h| h.2.as_str()).collect();
+    let paths: Vec<&str> = found.iter().map(|h| h.2.as_str()).collect();
+    // The value's holes include the source's, in order: the same count means the same
+    // holes. A triple-quoted string has no escapes, so it never has more.
+    if paths == wanted || s.style == harnessx_syntax::StrStyle::Triple {
         return (paths == wanted).then_some(found);
     }
     // Source offsets relative to the text between the quotes.
@@ -747,7 +747,7 @@ fn source_holes(s: &StrLit) -> Option<Vec<(usize, usize, String)>> {
         found: &found,
         raw: &raw,
         raw_len,
-        min_len: min_source_len(&s.value),
+        lengths: SourceLengths::new(&s.value),
         picked: Vec::new(),
         solutions: Vec::new(),
         dead: std::collections::BTreeSet::new(),
@@ -760,22 +760,82 @@ fn source_holes(s: &StrLit) -> Option<Vec<(usize, usize, String)>> {
     }
 }
 
-/// For each byte offset of `value` (on a char boundary), the fewest plain-string source
-/// bytes that can write `value[..offset]`: two for `"`, `\` and a line break (which must
-/// be escaped), the UTF-8 length for anything else (an escape is never shorter).
-fn min_source_len(value: &str) -> Vec<usize> {
-    let mut prefix = vec![0; value.len() + 1];
-    let mut total = 0;
-    for (i, c) in value.char_indices() {
-        total += match c {
-            '"' | '\\' | '\n' => 2,
-            c => c.len_utf8(),
-        };
-        for slot in &mut prefix[i + 1..=i + c.len_utf8()] {
-            *slot = total;
+/// How many bytes of plain-string source can write a stretch of decoded text, as prefix
+/// sums over the text's byte offsets (on char boundaries), exactly:
+///
+/// - each character has a cheapest form `m`: itself, or for `"`, `\` and a line break
+///   (which cannot appear raw) its two-byte escape;
+/// - a tab or carriage return may also take one byte more (`\t`, `\r`);
+/// - any character may be written `\u{HEX}` with any number of leading zeros: every
+///   length from `4 + significant hex digits` up.
+///
+/// So `n` characters can be written in exactly the lengths `[base, base + flex]` and
+/// `[base + d, ∞)`, where `base` is the sum of the `m`, `flex` the number of tabs and
+/// carriage returns, and `d` the smallest `\u` surcharge over the stretch.
+struct SourceLengths {
+    base: Vec<usize>,
+    flex: Vec<usize>,
+    /// `surcharge[d][i]`: characters before byte `i` whose `\u` form costs `d` more.
+    surcharge: Vec<Vec<usize>>,
+}
+
+/// The largest `\u` surcharge: `\u{10ffff}` (10 bytes) for a 4-byte character is 6 more.
+const MAX_SURCHARGE: usize = 8;
+
+impl SourceLengths {
+    fn new(value: &str) -> Self {
+        let n = value.len() + 1;
+        let mut base = vec![0; n];
+        let mut flex = vec![0; n];
+        let mut surcharge = vec![vec![0; n]; MAX_SURCHARGE + 1];
+        let (mut b, mut f) = (0, 0);
+        let mut counts = [0usize; MAX_SURCHARGE + 1];
+        for (i, c) in value.char_indices() {
+            let m = match c {
+                '"' | '\\' | '\n' => 2,
+                c => c.len_utf8(),
+            };
+            let digits = (32 - (c as u32).leading_zeros()).div_ceil(4).max(1) as usize;
+            let d = (4 + digits).saturating_sub(m).min(MAX_SURCHARGE);
+            b += m;
+            f += usize::from(matches!(c, '\t' | '\r'));
+            counts[d] += 1;
+            for at in i + 1..=i + c.len_utf8() {
+                base[at] = b;
+                flex[at] = f;
+                for (row, count) in surcharge.iter_mut().zip(counts) {
+                    row[at] = count;
+                }
+            }
+        }
+        SourceLengths {
+            base,
+            flex,
+            surcharge,
         }
     }
-    prefix
+
+    /// The fewest source bytes for value bytes `a..b` (a lower bound that grows with `b`).
+    fn min(&self, a: usize, b: usize) -> usize {
+        self.base[b] - self.base[a]
+    }
+
+    /// Can value bytes `a..b` be written in exactly `len` source bytes?
+    fn fits(&self, a: usize, b: usize, len: usize) -> bool {
+        if a == b {
+            return len == 0;
+        }
+        let base = self.min(a, b);
+        if len < base {
+            return false;
+        }
+        if len <= base + (self.flex[b] - self.flex[a]) {
+            return true;
+        }
+        (0..=MAX_SURCHARGE)
+            .find(|&d| self.surcharge[d][b] > self.surcharge[d][a])
+            .is_some_and(|d| len >= base + d)
+    }
 }
 
 /// The search of [`source_holes`]: depth-first over the choices of value holes, stopping
@@ -785,8 +845,7 @@ struct Align<'a> {
     found: &'a [(usize, usize, String)],
     raw: &'a [(usize, usize)],
     raw_len: usize,
-    /// [`min_source_len`] of the value.
-    min_len: Vec<usize>,
+    lengths: SourceLengths,
     picked: Vec<usize>,
     solutions: Vec<Vec<usize>>,
     /// `(k, from)` states known to lead nowhere (`at` follows from `from`), so the search
@@ -795,17 +854,6 @@ struct Align<'a> {
 }
 
 impl Align<'_> {
-    /// Could value bytes `a..b` be the decoding of `len` source bytes? Empty text comes
-    /// only from empty source; otherwise the source must be at least as long as the
-    /// shortest way to write the text.
-    fn fits(&self, a: usize, b: usize, len: usize) -> bool {
-        if a == b {
-            len == 0
-        } else {
-            self.min_len[b] - self.min_len[a] <= len
-        }
-    }
-
     /// Match source hole `k` and those after it to value holes `from..`, the value text
     /// before them starting at byte `at`.
     fn search(&mut self, k: usize, from: usize, at: usize) {
@@ -816,7 +864,7 @@ impl Align<'_> {
         let raw_prev_end = if k == 0 { 0 } else { self.raw[k - 1].1 };
         if k == self.raw.len() {
             let len = self.raw_len.saturating_sub(raw_prev_end);
-            if self.fits(at, self.s.value.len(), len) {
+            if self.lengths.fits(at, self.s.value.len(), len) {
                 self.solutions.push(self.picked.clone());
             } else {
                 self.dead.insert((k, from));
@@ -829,13 +877,13 @@ impl Align<'_> {
             let (ds, de) = (self.found[j].0, self.found[j].1);
             // Later holes only lengthen the text before them: once it is too long for the
             // source gap, no later choice fits either.
-            if ds > at && self.min_len[ds] - self.min_len[at] > gap {
+            if self.lengths.min(at, ds) > gap {
                 break;
             }
             if self.found[j].2 != self.s.vars[k].path || de - ds != re - rs {
                 continue;
             }
-            if !self.fits(at, ds, gap) {
+            if !self.lengths.fits(at, ds, gap) {
                 continue;
             }
             self.picked.push(j);
