@@ -349,7 +349,8 @@ pub fn run_round(cp: &mut Checkpoint, parent_eval: &mut Eval, ctx: &mut Ctx) -> 
             reason: e.record.reason.clone(),
             scores: Scores {
                 parent: record.parent_train,
-                candidate: e.record.train_success.unwrap_or(f64::NAN),
+                // 0 when never evaluated (its p_value is then None).
+                candidate: e.record.train_success.unwrap_or(0.0),
             },
             p_value: e.record.p_value,
             cost: e.cost,

@@ -1,0 +1,243 @@
+//! The evolution loop end to end (no cargo build: `gate.build = false`; the CLI measures
+//! that path): the gate rejects worse and regressing candidates, the budget holds, the
+//! evolved file re-checks and is fmt-stable, provenance comments (snapshot), and a run
+//! killed mid-round or after a checkpoint resumes to the identical final harness.
+
+use std::path::{Path, PathBuf};
+
+use harnessx_compiler::check_source;
+use harnessx_evolve::checkpoint::Config;
+use harnessx_evolve::gate::{evaluate, judge, static_check, Eval, GateConfig, Outcome};
+use harnessx_evolve::ledger::Cost;
+use harnessx_evolve::round::{Abort, Quiet, ABORTED};
+use harnessx_evolve::run::{self, parse_model, train_pairs, Options};
+use harnessx_syntax::{parse, print};
+
+/// A household harness without guard rules and with a short step limit: a seed with room
+/// to improve. Kept here, not read from examples/, so the snapshot only changes with the
+/// loop.
+const WEAK_SEED: &str = r#"# A harness for ALFWorld-style household tasks: find objects, transform them, place them.
+harness household "Household planner, ALFWorld-style" {
+  model {
+    backend = "sim:small"
+    temperature = 0.2 @evolve(range = 0.0..1.0)
+    max_tokens = 256
+  }
+
+  prompt system """
+    You are a household agent. Your goal: {{task.goal}}
+    Answer with exactly one action per turn, e.g. go("countertop 1").
+    Admissible actions right now: {{admissible_actions}}
+  """
+
+  tool go(target: string) "Walk to a receptacle" { timeout = 2s }
+  tool take(object: string, source: string) "Pick up an object from the receptacle you are at"
+  tool put(object: string, target: string) "Place the held object in/on the receptacle you are at"
+  tool open(target: string) "Open the closed receptacle you are at"
+  tool close(target: string) "Close the open receptacle you are at"
+  tool examine(target: string) "Look closely at a receptacle or the held object" { verifies = true }
+  tool clean(object: string, appliance: string) "Clean the held object at a sinkbasin"
+  tool heat(object: string, appliance: string) "Heat the held object at a microwave"
+  tool cool(object: string, appliance: string) "Cool the held object at a fridge"
+  tool use(target: string) "Switch a lamp on or off"
+  tool look() "Describe where you are" { verifies = true }
+  tool inventory() "Say what you are holding" { verifies = true }
+  tool finish(answer: string?) "Give up; the episode ends by itself once the goal holds" { retries = 0 }
+
+  loop {
+    max_steps = 14 @evolve(range = 10..60)
+    strategy = react @evolve(choices = [react, plan_then_act, reflect])
+  }
+
+  context {
+    budget = 1500 tokens
+    compaction = summarize_oldest
+    pin = [system, task.goal]
+  }
+
+  @frozen
+  on before_tool when call(finish) and not verified {
+    block "Check the goal conditions before you finish."
+  }
+}
+"#;
+
+fn weak_seed() -> String {
+    WEAK_SEED.to_string()
+}
+
+fn config(seed: u64, budget: u64) -> Config {
+    Config {
+        file: "weak.harness".into(),
+        seed_source: weak_seed(),
+        env: "household".into(),
+        model: "noisy:0.3".into(),
+        rounds: 3,
+        k: 3,
+        seed,
+        train_tasks: 10,
+        seeds_per_task: 2,
+        held_out_tasks: 10,
+        budget: Cost::new(budget, u64::MAX, f64::MAX),
+        gate: GateConfig {
+            build: false,
+            ..GateConfig::default()
+        },
+        min_class_episodes: 2,
+        epsilon: 0.1,
+    }
+}
+
+fn out_dir(name: &str) -> PathBuf {
+    let d = std::env::temp_dir().join(format!("hx-loop-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&d);
+    d
+}
+
+fn opts(out: &Path, abort: Option<Abort>) -> Options {
+    Options {
+        out: out.to_path_buf(),
+        workers: 2,
+        abort,
+    }
+}
+
+#[test]
+fn the_gate_rejects_a_worse_candidate() {
+    let mut cfg = config(1, 1000);
+    cfg.train_tasks = 30;
+    let model = parse_model(&cfg.model).unwrap();
+    let pairs = train_pairs(&cfg);
+    let parent = static_check(&cfg.seed_source).unwrap();
+    let worse_src = cfg
+        .seed_source
+        .replace("max_steps = 14 @evolve(range = 10..60)", "max_steps = 5");
+    let worse = static_check(&worse_src).unwrap();
+    let p = evaluate(&parent, &cfg.env, &model, &pairs, 2, false).unwrap();
+    let w = evaluate(&worse, &cfg.env, &model, &pairs, 2, false).unwrap();
+    assert!(
+        w.success_rate() < p.success_rate(),
+        "{} {}",
+        w.success_rate(),
+        p.success_rate()
+    );
+    let j = judge(&p, &w, &cfg.gate, 0);
+    assert!(!j.ship, "{j:?}");
+    assert!(j.reason.starts_with("no improvement"), "{}", j.reason);
+    // Results do not depend on the number of workers.
+    let one = evaluate(&parent, &cfg.env, &model, &pairs, 1, false).unwrap();
+    assert_eq!(one.outcomes, p.outcomes);
+}
+
+#[test]
+fn the_gate_rejects_a_regressing_candidate() {
+    // Better overall (12 pairs won) but a task the parent solved on both seeds is lost.
+    let mk = |xs: &[(u64, bool)]| Eval {
+        outcomes: xs
+            .iter()
+            .enumerate()
+            .map(|(i, &(task, success))| Outcome {
+                task,
+                seed: i as u64,
+                success,
+                tokens: 1,
+                steps: 1,
+                clock_ms: 1,
+                model_error: None,
+            })
+            .collect(),
+        traces: Vec::new(),
+    };
+    let mut parent: Vec<(u64, bool)> = (0..12).map(|t| (t, false)).collect();
+    parent.extend([(50, true), (50, true)]);
+    let mut cand: Vec<(u64, bool)> = (0..12).map(|t| (t, true)).collect();
+    cand.extend([(50, true), (50, false)]);
+    let j = judge(&mk(&parent), &mk(&cand), &GateConfig::default(), 0);
+    assert!(!j.ship && j.reason.starts_with("seesaw"), "{j:?}");
+    assert!(j.p_value < 0.05, "significant, yet rejected: {j:?}");
+}
+
+#[test]
+fn the_budget_is_never_exceeded() {
+    for budget in [20, 45, 90, 130] {
+        let out = out_dir(&format!("budget{budget}"));
+        let cp = run::start(config(3, budget), &opts(&out, None), &mut Quiet).unwrap();
+        let used = cp.budget.used;
+        assert!(used.episodes <= budget, "{used:?} > {budget}");
+        let charged: u64 = cp
+            .ledgers
+            .ships
+            .iter()
+            .chain(&cp.ledgers.rejects)
+            .map(|e| e.cost.episodes)
+            .sum();
+        assert_eq!(
+            charged + 20,
+            used.episodes,
+            "every episode is accounted for"
+        );
+        let _ = std::fs::remove_dir_all(&out);
+    }
+}
+
+#[test]
+fn the_evolved_file_rechecks_is_fmt_stable_and_carries_provenance() {
+    let out = out_dir("snap");
+    let cp = run::start(config(0, 1000), &opts(&out, None), &mut Quiet).unwrap();
+    let best = std::fs::read_to_string(out.join("best.harness")).unwrap();
+    assert_eq!(best, cp.parent_source);
+    assert!(!check_source(&best).has_errors());
+    assert_eq!(print(&parse(&best).file), best, "fmt-stable");
+    assert!(cp.parent_id != "seed", "something shipped");
+    assert!(best.contains("# evolved r1:"), "{best}");
+    for f in [
+        "lineage.json",
+        "ledgers.json",
+        "landscape.md",
+        "result.json",
+        "best.diff",
+    ] {
+        assert!(out.join(f).is_file(), "{f}");
+    }
+    let report = harnessx_evolve::report::write_report(&out).unwrap();
+    assert!(std::fs::read_to_string(report)
+        .unwrap()
+        .contains("score.svg"));
+    insta::assert_snapshot!("evolved_weak_household", best);
+    let _ = std::fs::remove_dir_all(&out);
+}
+
+#[test]
+fn a_killed_run_resumes_to_the_identical_harness() {
+    let whole = out_dir("whole");
+    let cp = run::start(config(5, 1000), &opts(&whole, None), &mut Quiet).unwrap();
+    let expected = std::fs::read_to_string(whole.join("lineage.json")).unwrap();
+    for (name, abort) in [
+        ("mid", Abort::MidRound(2)),
+        ("after", Abort::AfterCheckpoint(1)),
+    ] {
+        let out = out_dir(name);
+        let e = run::start(config(5, 1000), &opts(&out, Some(abort)), &mut Quiet).unwrap_err();
+        assert_eq!(e, ABORTED);
+        let resumed = run::resume(&opts(&out, None), &mut Quiet).unwrap();
+        assert_eq!(resumed.parent_source, cp.parent_source, "{name}");
+        assert_eq!(resumed.budget, cp.budget, "{name}");
+        assert_eq!(resumed.final_result, cp.final_result, "{name}");
+        let lineage = std::fs::read_to_string(out.join("lineage.json")).unwrap();
+        assert_eq!(lineage, expected, "{name}");
+        let _ = std::fs::remove_dir_all(&out);
+    }
+    let _ = std::fs::remove_dir_all(&whole);
+}
+
+#[test]
+fn resume_without_a_checkpoint_or_with_a_corrupt_one_is_a_clear_error() {
+    let out = out_dir("corrupt");
+    let e = run::resume(&opts(&out, None), &mut Quiet).unwrap_err();
+    assert!(e.contains("no checkpoint"), "{e}");
+    std::fs::create_dir_all(&out).unwrap();
+    std::fs::write(out.join("checkpoint.json"), "{ not json").unwrap();
+    let e = run::resume(&opts(&out, None), &mut Quiet).unwrap_err();
+    assert!(e.contains("corrupt checkpoint"), "{e}");
+    let _ = std::fs::remove_dir_all(&out);
+}
