@@ -318,6 +318,17 @@ pub fn trace_file_name(task: u64) -> String {
     format!("episode-{task:04}.jsonl")
 }
 
+/// What the numbers are worth: every report on a simulated or stand-in model says so.
+fn model_note(model: &ModelSpec) -> &'static str {
+    match model {
+        _ if model.is_simulated() => {
+            "note: SIMULATED results (sim:* model family), not a real model's\n"
+        }
+        ModelSpec::OpenAi(_) | ModelSpec::Replay(_) | ModelSpec::Cached { .. } => "",
+        _ => "note: results come from a test stand-in model, not a real or simulated one\n",
+    }
+}
+
 fn summary_table(
     harness: &str,
     env: &str,
@@ -339,7 +350,7 @@ fn summary_table(
         s.mean_steps(),
         s.mean_tokens()
     ));
-    out.push_str("note: results come from a test stand-in model, not a real or simulated one\n");
+    out.push_str(model_note(model));
     out
 }
 
