@@ -3,6 +3,7 @@
 //! Thin by design: argument parsing, file IO, atomic writes and exit codes. Everything
 //! about the language lives in `harnessx-syntax` and `harnessx-compiler`.
 
+mod bench;
 mod check;
 mod compile;
 mod evolve;
@@ -144,6 +145,48 @@ enum Command {
     /// Write `report.md` with SVG plots for an `evolve` output directory.
     #[command(after_help = EXIT_STATUS)]
     Report(ReportArgs),
+
+    /// Run a benchmark and write its report.
+    #[command(after_help = EXIT_STATUS, subcommand)]
+    Bench(BenchCommand),
+}
+
+#[derive(Debug, Subcommand)]
+enum BenchCommand {
+    /// The evolution benchmark: seed, random mutation search, prompt-only, AEGIS and the
+    /// expert on each (environment, sim tier) cell for several evolution seeds, at one
+    /// episode budget and one gate. Writes a Markdown report (tables, the machine, the
+    /// exact command) and SVG plots under `bench/` next to it. Results are simulated.
+    Evolution(BenchEvolutionArgs),
+}
+
+#[derive(Debug, clap::Args)]
+struct BenchEvolutionArgs {
+    /// A few seconds: sim:small, household, 2 seeds, a tiny budget (for CI).
+    #[arg(long)]
+    quick: bool,
+    /// Evolution seeds per cell (default 5; 2 with --quick).
+    #[arg(long)]
+    seeds: Option<u64>,
+    /// Simulated tiers, comma-separated (default small,medium,large).
+    #[arg(long, value_delimiter = ',', value_parser = ["small", "medium", "large"])]
+    tiers: Option<Vec<String>>,
+    /// Environments, comma-separated: household, flaky_api, textworld (default
+    /// household,flaky_api).
+    #[arg(long, value_delimiter = ',', value_parser = ["household", "flaky_api", "textworld"])]
+    envs: Option<Vec<String>>,
+    /// Rounds per run (default 8; 2 with --quick).
+    #[arg(long)]
+    rounds: Option<u32>,
+    /// Train episodes per run, for every arm (default 1500; 150 with --quick).
+    #[arg(long)]
+    budget_episodes: Option<u64>,
+    /// The report to write; plots go to `bench/` next to it.
+    #[arg(long, default_value = "docs/BENCHMARKS.md")]
+    out: std::path::PathBuf,
+    /// Runs in parallel (default: the number of cores); each run uses one thread.
+    #[arg(long)]
+    jobs: Option<usize>,
 }
 
 #[derive(Debug, clap::Args)]
@@ -367,6 +410,26 @@ fn main() -> ExitCode {
         ),
         Command::Resume(a) => evolve::resume(&a.dir, a.workers, color),
         Command::Report(a) => evolve::report(&a.dir, color),
+        Command::Bench(BenchCommand::Evolution(a)) => {
+            let command = std::iter::once("harnessx".to_string())
+                .chain(std::env::args().skip(1))
+                .collect::<Vec<_>>()
+                .join(" ");
+            bench::bench_evolution(
+                &bench::BenchArgs {
+                    quick: a.quick,
+                    seeds: a.seeds,
+                    tiers: a.tiers,
+                    envs: a.envs,
+                    rounds: a.rounds,
+                    budget_episodes: a.budget_episodes,
+                    out: a.out,
+                    jobs: a.jobs,
+                    command,
+                },
+                color,
+            )
+        }
     };
     ExitCode::from(code)
 }

@@ -21,8 +21,11 @@
 //! - [`round`], [`run`]: one round and a whole run (seed evaluation, rounds, held-out);
 //!   [`checkpoint`]: the state after each round, for `resume`.
 //! - [`emit`]: shipped sources with provenance, diffs, `lineage.json` with the Pareto front.
+//! - [`arms`]: the benchmark's arms (seed, random mutation search, prompt-only, AEGIS,
+//!   expert) and the evolution benchmark that runs them at one budget and one gate.
 //! - [`report`], [`svg`]: `report.md` with hand-written SVG plots; [`progress`]: bars.
 
+pub mod arms;
 pub mod checkpoint;
 pub mod digest;
 pub mod emit;

@@ -6,6 +6,7 @@ use std::path::Path;
 
 use harnessx_syntax::parse;
 
+use crate::arms::{random_proposals, Arm};
 use crate::checkpoint::{CandidateRecord, Checkpoint, Config, RoundRecord};
 use crate::digest::{parse_trace, DigestConfig, FailureCatalog};
 use crate::emit::{shipped_source, unified_diff, write_text};
@@ -135,6 +136,17 @@ struct Entry {
 /// Runs round `cp.next_round`. `parent_eval` is the parent's train evaluation with
 /// traces; it is replaced by the shipped candidate's.
 pub fn run_round(cp: &mut Checkpoint, parent_eval: &mut Eval, ctx: &mut Ctx) -> Result<(), String> {
+    run_round_as(cp, parent_eval, ctx, Arm::Aegis)
+}
+
+/// [`run_round`] with the proposals chosen as `arm` chooses them (see [`crate::arms`]);
+/// everything after the proposals (gate, budget, shipping) is the same for every arm.
+pub fn run_round_as(
+    cp: &mut Checkpoint,
+    parent_eval: &mut Eval,
+    ctx: &mut Ctx,
+    arm: Arm,
+) -> Result<(), String> {
     let cfg: Config = cp.config.clone();
     let r = cp.next_round;
     ctx.observer.round_started(r, cfg.rounds);
@@ -157,13 +169,18 @@ pub fn run_round(cp: &mut Checkpoint, parent_eval: &mut Eval, ctx: &mut Ctx) -> 
         build_seconds: None,
         stopped: None,
     };
-    let arms = operator_arms();
-    let proposals = match round_cat.stop_reason(cfg.min_class_episodes) {
-        Some(why) => {
-            record.stopped = Some(format!("digester: {why}"));
-            Vec::new()
+    let arms = arm.planner_arms().unwrap_or_else(operator_arms);
+    let proposals = if arm == Arm::Random {
+        // No digester-driven choice and no bandit: operators and classes drawn uniformly.
+        random_proposals(stream(cfg.seed, r, 5000), cfg.k)
+    } else {
+        match round_cat.stop_reason(cfg.min_class_episodes) {
+            Some(why) => {
+                record.stopped = Some(format!("digester: {why}"));
+                Vec::new()
+            }
+            None => cp.bandit.propose(r, &arms, &round_cat, cfg.k),
         }
-        None => cp.bandit.propose(r, &arms, &round_cat, cfg.k),
     };
     if record.stopped.is_none() && proposals.is_empty() {
         record.stopped = Some("planner: no arm targets this round's failures".into());
@@ -176,7 +193,11 @@ pub fn run_round(cp: &mut Checkpoint, parent_eval: &mut Eval, ctx: &mut Ctx) -> 
     let mut seen = vec![cp.parent_source.clone()];
     for (i, p) in proposals.iter().enumerate() {
         let id = format!("r{r}c{i}");
-        let target = Target::new(p.class).with_evidence(evidence_lines(&round_cat, p.class));
+        let target = if arm == Arm::Random {
+            Target::new(p.class)
+        } else {
+            Target::new(p.class).with_evidence(evidence_lines(&round_cat, p.class))
+        };
         let made = OperatorId::from_name(&p.operator)
             .ok_or_else(|| format!("unknown operator `{}`", p.operator))
             .and_then(|op| {

@@ -13,13 +13,14 @@ use harnessx_runtime::envs::household;
 use harnessx_runtime::runner::{episode_seed, ModelSpec};
 use harnessx_syntax::{parse, print};
 
+use crate::arms::Arm;
 use crate::checkpoint::{Checkpoint, Config, Final, VERSION};
 use crate::digest::FailureCatalog;
 use crate::emit::{lineage, save_lineage, unified_diff, write_text};
 use crate::gate::{evaluate, static_check, Eval, Pair};
 use crate::ledger::{save_json, Budget, Ledgers};
 use crate::planner::Bandit;
-use crate::round::{run_round, Abort, Ctx, Observer, ABORTED};
+use crate::round::{run_round_as, Abort, Ctx, Observer, ABORTED};
 use crate::stats::SeededRng;
 
 /// How to run (not part of the run's identity: results do not depend on these).
@@ -97,6 +98,18 @@ pub fn parse_model(spec: &str) -> Result<ModelSpec, String> {
 
 /// Starts a run in `opts.out` (which must not hold one already) and drives it to the end.
 pub fn start(cfg: Config, opts: &Options, obs: &mut dyn Observer) -> Result<Checkpoint, String> {
+    start_as(cfg, opts, Arm::Aegis, obs)
+}
+
+/// [`start`] with each round's proposals chosen as `arm` chooses them (the benchmark's
+/// baselines, see [`crate::arms`]). The arm is not stored in the checkpoint: `resume`
+/// always carries on as [`Arm::Aegis`]. [`Arm::Seed`] runs no round.
+pub fn start_as(
+    cfg: Config,
+    opts: &Options,
+    arm: Arm,
+    obs: &mut dyn Observer,
+) -> Result<Checkpoint, String> {
     if Checkpoint::path(&opts.out).exists() {
         return Err(format!(
             "`{}` already holds a run; use `harnessx resume {}` or another --out",
@@ -135,14 +148,14 @@ pub fn start(cfg: Config, opts: &Options, obs: &mut dyn Observer) -> Result<Chec
         config: cfg,
     };
     cp.save(&opts.out)?;
-    drive(cp, Some(eval), &model, opts, obs)
+    drive(cp, Some(eval), &model, opts, arm, obs)
 }
 
 /// Carries on the run in `opts.out` from its last checkpoint.
 pub fn resume(opts: &Options, obs: &mut dyn Observer) -> Result<Checkpoint, String> {
     let cp = Checkpoint::load(&opts.out)?;
     let model = parse_model(&cp.config.model)?;
-    drive(cp, None, &model, opts, obs)
+    drive(cp, None, &model, opts, Arm::Aegis, obs)
 }
 
 fn drive(
@@ -150,9 +163,13 @@ fn drive(
     parent_eval: Option<Eval>,
     model: &ModelSpec,
     opts: &Options,
+    arm: Arm,
     obs: &mut dyn Observer,
 ) -> Result<Checkpoint, String> {
     let pairs = train_pairs(&cp.config);
+    if arm == Arm::Seed && cp.stopped.is_none() {
+        cp.stopped = Some("seed arm: no evolution".into());
+    }
     let mut parent_eval = parent_eval;
     while !cp.done() {
         let mut eval = match parent_eval.take() {
@@ -173,7 +190,7 @@ fn drive(
             abort: opts.abort,
             observer: obs,
         };
-        run_round(&mut cp, &mut eval, &mut ctx)?;
+        run_round_as(&mut cp, &mut eval, &mut ctx, arm)?;
         parent_eval = Some(eval);
         save_all(&cp, model, &opts.out)?;
         if opts.abort == Some(Abort::AfterCheckpoint(cp.next_round - 1)) {

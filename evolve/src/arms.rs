@@ -1,0 +1,242 @@
+//! The evolution benchmark's arms. Every arm that evolves runs the same loop — same
+//! train pairs, same gate, same episode budget — and differs only in how a round's
+//! proposals are chosen:
+//!
+//! - [`Arm::Seed`]: no evolution; the seed harness as written.
+//! - [`Arm::Random`]: random mutation search. Each proposal is an operator drawn uniformly
+//!   from [`operators::all`] and a failure class drawn uniformly from
+//!   [`FailureClass::ALL`], with no evidence attached: no digester-driven choice, no
+//!   bandit, no early stop on a quiet digest.
+//! - [`Arm::PromptOnly`]: the planner restricted to [`operators::prompt_only`], as prompt
+//!   optimizers do (digester and bandit as in AEGIS).
+//! - [`Arm::Aegis`]: the full loop, exactly as `harnessx evolve` runs it.
+//!
+//! The environment's expert (the upper limit) is not an arm of the loop: the benchmark
+//! runs the seed harness with `noisy:1.0`, the model that replies with the environment's
+//! expert call at every step ([`expert_held_out`]).
+
+use std::path::Path;
+use std::time::Instant;
+
+use crate::checkpoint::Config;
+use crate::gate::{evaluate, static_check};
+use crate::manifest::{FailureClass, OperatorId};
+use crate::operators;
+use crate::planner::{operator_arms, Pick, Proposal};
+use crate::round::Quiet;
+use crate::run::{held_out_pairs, parse_model, start_as, Options};
+use crate::stats::SeededRng;
+
+/// How a run chooses each round's proposals.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Arm {
+    Seed,
+    Random,
+    PromptOnly,
+    Aegis,
+}
+
+impl Arm {
+    pub const ALL: [Arm; 4] = [Arm::Seed, Arm::Random, Arm::PromptOnly, Arm::Aegis];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Arm::Seed => "seed",
+            Arm::Random => "random",
+            Arm::PromptOnly => "prompt-only",
+            Arm::Aegis => "aegis",
+        }
+    }
+
+    pub fn from_name(name: &str) -> Option<Arm> {
+        Arm::ALL.into_iter().find(|a| a.name() == name)
+    }
+
+    /// The planner's (operator, class) table for this arm, when it differs from
+    /// [`operator_arms`]: prompt-only keeps the prompt operators' arms.
+    pub fn planner_arms(self) -> Option<Vec<(&'static str, FailureClass)>> {
+        match self {
+            Arm::PromptOnly => {
+                let keep: Vec<&str> = operators::prompt_only().iter().map(|o| o.name()).collect();
+                Some(
+                    operator_arms()
+                        .into_iter()
+                        .filter(|(op, _)| keep.contains(op))
+                        .collect(),
+                )
+            }
+            _ => None,
+        }
+    }
+}
+
+/// `k` proposals of random mutation search: operator and class each uniform, drawn from
+/// a generator seeded with `seed` (derived from the run seed and the round, so a run is
+/// reproducible).
+pub fn random_proposals(seed: u64, k: usize) -> Vec<Proposal> {
+    let mut rng = SeededRng::new(seed);
+    let ops: &[OperatorId] = operators::all();
+    (0..k)
+        .map(|_| {
+            let op = ops[rng.below(ops.len() as u64) as usize];
+            let class = FailureClass::ALL[rng.below(FailureClass::ALL.len() as u64) as usize];
+            Proposal {
+                operator: op.name().into(),
+                class,
+                pick: Pick::Explore,
+                share: 0.0,
+                score: 0.0,
+            }
+        })
+        .collect()
+}
+
+/// One arm's run on one (environment, model, seed) cell.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ArmRun {
+    /// Held-out success of the harness the arm ends with.
+    pub held_out: f64,
+    /// Held-out success of the best harness so far against train episodes spent: the
+    /// seed after its evaluation, then the parent after each round.
+    pub curve: Vec<(u64, f64)>,
+    /// Train episodes and tokens spent by the search (0 for the seed and the expert).
+    pub episodes: u64,
+    pub tokens: u64,
+    /// Wall time of the whole run, held-out evaluation included.
+    pub seconds: f64,
+    /// Harnesses shipped.
+    pub ships: usize,
+}
+
+/// The held-out success of `source` under `model` on `cfg`'s held-out pairs.
+pub fn held_out_of(source: &str, cfg: &Config, model: &str, workers: usize) -> Result<f64, String> {
+    let ir = static_check(source)?;
+    let model = parse_model(model)?;
+    let (pairs, _) = held_out_pairs(cfg);
+    Ok(evaluate(&ir, &cfg.env, &model, &pairs, workers, false)?.success_rate())
+}
+
+/// The expert's run: the seed harness with `noisy:1.0` on the held-out pairs.
+pub fn expert_held_out(cfg: &Config, workers: usize) -> Result<ArmRun, String> {
+    let t = Instant::now();
+    let h = held_out_of(&cfg.seed_source, cfg, "noisy:1.0", workers)?;
+    Ok(ArmRun {
+        held_out: h,
+        curve: vec![(0, h)],
+        episodes: 0,
+        tokens: 0,
+        seconds: t.elapsed().as_secs_f64(),
+        ships: 0,
+    })
+}
+
+/// Runs `arm` on `cfg` in `out` (removed first if it exists). The seed arm is only the
+/// held-out evaluation of the seed harness.
+pub fn run_arm(cfg: &Config, arm: Arm, out: &Path, workers: usize) -> Result<ArmRun, String> {
+    let t = Instant::now();
+    if arm == Arm::Seed {
+        let h = held_out_of(&cfg.seed_source, cfg, &cfg.model, workers)?;
+        return Ok(ArmRun {
+            held_out: h,
+            curve: vec![(0, h)],
+            episodes: 0,
+            tokens: 0,
+            seconds: t.elapsed().as_secs_f64(),
+            ships: 0,
+        });
+    }
+    let _ = std::fs::remove_dir_all(out);
+    let opts = Options {
+        out: out.to_path_buf(),
+        workers,
+        abort: None,
+    };
+    let cp = start_as(cfg.clone(), &opts, arm, &mut Quiet)?;
+    let seconds = t.elapsed().as_secs_f64();
+    let fin = cp
+        .final_result
+        .as_ref()
+        .ok_or("the run ended without a held-out evaluation")?;
+    // The curve: every shipped harness evaluated once on the held-out pairs (measurement,
+    // not charged to the budget).
+    let mut curve = vec![(
+        seed_episodes(&cp).unwrap_or(cp.budget.used.episodes),
+        fin.seed_held_out,
+    )];
+    let mut current = fin.seed_held_out;
+    let mut ships = 0;
+    for r in &cp.rounds {
+        if r.shipped.is_some() {
+            ships += 1;
+            let path = out
+                .join(format!("round-{:03}", r.round))
+                .join("harness.harness");
+            let src =
+                std::fs::read_to_string(&path).map_err(|e| format!("`{}`: {e}", path.display()))?;
+            current = held_out_of(&src, cfg, &cfg.model, workers)?;
+        }
+        curve.push((r.used.episodes, current));
+    }
+    Ok(ArmRun {
+        held_out: fin.best_held_out,
+        curve,
+        episodes: cp.budget.used.episodes,
+        tokens: cp.budget.used.tokens,
+        seconds,
+        ships,
+    })
+}
+
+/// Episodes the seed's train evaluation cost: the budget used before round 1's
+/// candidates, i.e. round 1's total minus what its candidates were charged.
+fn seed_episodes(cp: &crate::checkpoint::Checkpoint) -> Option<u64> {
+    let r1 = cp.rounds.first()?;
+    let charged: u64 = cp
+        .ledgers
+        .ships
+        .iter()
+        .chain(&cp.ledgers.rejects)
+        .filter(|e| e.round == r1.round)
+        .map(|e| e.cost.episodes)
+        .sum();
+    Some(r1.used.episodes.saturating_sub(charged))
+}
+
+/// The value of a step curve at `x`: the last point at or before `x`, else the first.
+pub fn curve_at(curve: &[(u64, f64)], x: u64) -> f64 {
+    curve
+        .iter()
+        .take_while(|p| p.0 <= x)
+        .last()
+        .or(curve.first())
+        .map_or(0.0, |p| p.1)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn random_proposals_are_reproducible_and_cover_operators() {
+        let a = random_proposals(7, 40);
+        assert_eq!(a, random_proposals(7, 40));
+        let ops: std::collections::BTreeSet<_> = a.iter().map(|p| p.operator.clone()).collect();
+        assert!(ops.len() > 3, "{ops:?}");
+    }
+
+    #[test]
+    fn prompt_only_uses_only_prompt_operators() {
+        let arms = Arm::PromptOnly.planner_arms().unwrap();
+        assert!(!arms.is_empty());
+        assert!(arms.iter().all(|(op, _)| *op == "swap_fragment"));
+        assert!(Arm::Aegis.planner_arms().is_none());
+    }
+
+    #[test]
+    fn curve_lookup_is_a_step_function() {
+        let c = [(60, 0.5), (200, 0.7)];
+        assert_eq!(curve_at(&c, 0), 0.5);
+        assert_eq!(curve_at(&c, 199), 0.5);
+        assert_eq!(curve_at(&c, 500), 0.7);
+    }
+}
