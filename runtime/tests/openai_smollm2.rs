@@ -115,26 +115,31 @@ struct Tally {
 fn smollm2_plays_key_door_and_household_through_the_openai_backend() {
     let url = std::env::var("HARNESSX_SMOLLM2_URL")
         .expect("set HARNESSX_SMOLLM2_URL to the server's /v1 URL (scripts/serve-smollm2.sh)");
-    let episodes: u64 = std::env::var("HARNESSX_SMOLLM2_EPISODES")
+    // Episodes per run; household prompts are long (about 1,000 tokens), so it gets fewer.
+    let override_episodes: Option<u64> = std::env::var("HARNESSX_SMOLLM2_EPISODES")
         .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(4);
+        .and_then(|v| v.parse().ok());
     let mut runs = vec![
-        ("key_door", Decoding::Free, 12),
-        ("key_door", Decoding::Constrained, 12),
+        ("key_door", Decoding::Free, 12, 3),
+        ("key_door", Decoding::Constrained, 12, 3),
     ];
     if make_env("household").is_ok() {
-        runs.push(("household", Decoding::Free, 20));
-        runs.push(("household", Decoding::Constrained, 20));
+        runs.push(("household", Decoding::Free, 10, 2));
+        runs.push(("household", Decoding::Constrained, 10, 2));
     }
     let mut report = Vec::new();
-    for (env_name, decoding, max_steps) in runs {
+    let mut problems = Vec::new();
+    for (env_name, decoding, max_steps, default_episodes) in runs {
+        let episodes = override_episodes.unwrap_or(default_episodes);
         let mut tally = Tally::default();
         for task in 0..episodes {
             let mut env = make_env(env_name).expect("env");
             let ir = harness(env.as_ref(), decoding, max_steps);
             let mut cfg = OpenAiConfig::parse(&format!("{url}#smollm2")).expect("spec");
             cfg.apply_model_ir(&ir.model);
+            // Generous: on 2 shared cores a long prompt can take tens of seconds, and a
+            // timeout here would be a measurement artefact, not a backend failure.
+            cfg.timeout_ms = Some(300_000);
             let mut backend = OpenAiModel::new(cfg);
             let mut timed = Timed {
                 inner: &mut backend,
@@ -151,12 +156,14 @@ fn smollm2_plays_key_door_and_household_through_the_openai_backend() {
             tally.successes += u64::from(result.success);
             tally.steps += u64::from(result.steps);
             let calls = timed.calls;
-            assert_eq!(
-                backend.stats().estimated_usage,
-                0,
-                "llama.cpp reports usage; no estimate should be needed"
-            );
-            assert!(calls > 0, "{env_name}: the model was never asked");
+            if backend.stats().estimated_usage > 0 {
+                problems.push(format!(
+                    "{env_name}: replies without usage (llama.cpp reports it)"
+                ));
+            }
+            if calls == 0 {
+                problems.push(format!("{env_name} task {task}: the model was never asked"));
+            }
 
             // Every reply has real token counts and is parsed or classified.
             let events = &sink.events;
@@ -168,7 +175,9 @@ fn smollm2_plays_key_door_and_household_through_the_openai_backend() {
                         ..
                     } => {
                         tally.replies += 1;
-                        assert!(*prompt_tokens > 0, "{env_name}: no prompt tokens: {e:?}");
+                        if *prompt_tokens == 0 {
+                            problems.push(format!("{env_name}: no prompt tokens: {e:?}"));
+                        }
                         // An empty reply can have 0 completion tokens only if the server
                         // stopped at once; the sum over the run is checked below.
                         let _ = completion_tokens;
@@ -199,18 +208,23 @@ fn smollm2_plays_key_door_and_household_through_the_openai_backend() {
                 }
             }
         }
-        assert_eq!(tally.model_errors, 0, "{env_name}: transport or server errors");
-        assert!(tally.completion_tokens > 0, "{env_name}: no completion tokens at all");
-        assert_eq!(
-            tally.parsed + tally.malformed,
-            tally.replies,
-            "{env_name}: every reply is parsed or classified as malformed"
-        );
+        if tally.model_errors > 0 {
+            problems.push(format!("{env_name}: {} model errors", tally.model_errors));
+        }
+        if tally.completion_tokens == 0 {
+            problems.push(format!("{env_name}: no completion tokens at all"));
+        }
+        if tally.parsed + tally.malformed != tally.replies {
+            problems.push(format!(
+                "{env_name}: {} replies but {} parsed and {} malformed",
+                tally.replies, tally.parsed, tally.malformed
+            ));
+        }
         report.push((env_name, decoding, tally));
     }
     println!(
         "\nSmolLM2-135M-Instruct (Q4_1, llama-cpp-python, 2 threads) via openai: at {url}\n\
-         env        decoding     episodes success  steps  replies parsed malformed repaired  tok/s"
+         env        decoding     episodes success  steps  replies parsed malformed repaired  tok/s  wall_s"
     );
     for (env_name, decoding, t) in &report {
         let secs = t.wall.as_secs_f64();
@@ -220,7 +234,7 @@ fn smollm2_plays_key_door_and_household_through_the_openai_backend() {
             0.0
         };
         println!(
-            "{env_name:<10} {:<12} {:>8} {:>7} {:>6} {:>8} {:>6} {:>9} {:>8} {:>6.1}",
+            "{env_name:<10} {:<12} {:>8} {:>7} {:>6} {:>8} {:>6} {:>9} {:>8} {:>6.1} {:>7.0}",
             format!("{decoding:?}").to_lowercase(),
             t.episodes,
             format!("{}/{}", t.successes, t.episodes),
@@ -229,8 +243,13 @@ fn smollm2_plays_key_door_and_household_through_the_openai_backend() {
             t.parsed,
             t.malformed,
             t.repaired,
-            tps
+            tps,
+            secs
         );
     }
-    println!("(tok/s: completion tokens over wall time of model calls, prompt processing included)");
+    println!(
+        "(tok/s: completion tokens over wall time of model calls, prompt processing included)"
+    );
+    // The table is printed first so a failing run still reports what it measured.
+    assert!(problems.is_empty(), "{problems:#?}");
 }
