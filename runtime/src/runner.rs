@@ -225,19 +225,119 @@ pub fn run_episodes<R: RuleSet + ?Sized>(
     mut each: impl FnMut(Episode),
 ) -> Result<(), String> {
     for task in 0..tasks {
-        let mut e = make_env(env)?;
-        let mut m = model.build();
-        let s = episode_seed(seed, task);
-        let mut sink = VecSink::default();
-        let result = run_with_rules(ir, rules, m.as_mut(), e.as_mut(), task, s, &mut sink);
-        each(Episode {
-            task,
-            seed: s,
-            result,
-            trace_jsonl: sink.to_jsonl(),
-        });
+        each(run_one(ir, rules, env, model, task, seed)?);
     }
     Ok(())
+}
+
+/// Episode `task` of a run with base seed `seed`: a fresh environment and model, the seed
+/// from [`episode_seed`], the trace kept in memory.
+pub fn run_one<R: RuleSet + ?Sized>(
+    ir: &HarnessIr,
+    rules: &R,
+    env: &str,
+    model: &ModelSpec,
+    task: u64,
+    seed: u64,
+) -> Result<Episode, String> {
+    let mut e = make_env(env)?;
+    let mut m = model.build();
+    let s = episode_seed(seed, task);
+    let mut sink = VecSink::default();
+    let result = run_with_rules(ir, rules, m.as_mut(), e.as_mut(), task, s, &mut sink);
+    Ok(Episode {
+        task,
+        seed: s,
+        result,
+        trace_jsonl: sink.to_jsonl(),
+    })
+}
+
+/// The default number of workers for [`run_episodes_parallel`]: the available parallelism,
+/// at most [`MAX_DEFAULT_WORKERS`] (1 when it cannot be determined).
+pub fn default_workers() -> usize {
+    std::thread::available_parallelism()
+        .map_or(1, |n| n.get())
+        .clamp(1, MAX_DEFAULT_WORKERS)
+}
+
+/// The cap of [`default_workers`]: beyond it, a batch of short simulated episodes gains
+/// little, and a real model's endpoint sees a burst of parallel requests.
+pub const MAX_DEFAULT_WORKERS: usize = 8;
+
+/// [`run_episodes`] on `workers` threads. Workers take tasks from a shared counter; every
+/// episode builds its own environment and model and gets its seed from [`episode_seed`],
+/// so an episode does not depend on which worker ran it or when. `each` is called on the
+/// calling thread **in task order** (finished episodes wait for their predecessors), so
+/// results, traces and anything `each` writes are identical for any `workers`.
+/// On an error no new tasks are started and the error of the lowest failing task is
+/// returned after the episodes before it were passed to `each`.
+#[allow(clippy::too_many_arguments)]
+pub fn run_episodes_parallel<R: RuleSet + Sync + ?Sized>(
+    ir: &HarnessIr,
+    rules: &R,
+    env: &str,
+    model: &ModelSpec,
+    tasks: u64,
+    seed: u64,
+    workers: usize,
+    mut each: impl FnMut(Episode),
+) -> Result<(), String> {
+    let workers = u64::try_from(workers.max(1)).unwrap_or(1).min(tasks.max(1));
+    if workers <= 1 {
+        return run_episodes(ir, rules, env, model, tasks, seed, each);
+    }
+    use std::collections::BTreeMap;
+    use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+    use std::sync::mpsc;
+
+    let next = AtomicU64::new(0);
+    let stop = AtomicBool::new(false);
+    let (tx, rx) = mpsc::channel::<(u64, Result<Episode, String>)>();
+    std::thread::scope(|scope| {
+        for _ in 0..workers {
+            let tx = tx.clone();
+            let (next, stop) = (&next, &stop);
+            scope.spawn(move || loop {
+                if stop.load(Ordering::Relaxed) {
+                    break;
+                }
+                let task = next.fetch_add(1, Ordering::Relaxed);
+                if task >= tasks {
+                    break;
+                }
+                let ep = run_one(ir, rules, env, model, task, seed);
+                if ep.is_err() {
+                    stop.store(true, Ordering::Relaxed);
+                }
+                if tx.send((task, ep)).is_err() {
+                    break;
+                }
+            });
+        }
+        drop(tx);
+        // Hand episodes over in task order; later ones wait here for their predecessors.
+        let mut pending: BTreeMap<u64, Result<Episode, String>> = BTreeMap::new();
+        let mut due = 0u64;
+        for (task, ep) in rx {
+            pending.insert(task, ep);
+            while let Some(ep) = pending.remove(&due) {
+                match ep {
+                    Ok(ep) => each(ep),
+                    Err(e) => {
+                        stop.store(true, Ordering::Relaxed);
+                        return Err(e);
+                    }
+                }
+                due += 1;
+            }
+        }
+        // Tasks after a failure were never started; the failure itself is pending here.
+        match pending.into_values().find_map(Result::err) {
+            Some(e) => Err(e),
+            None => Ok(()),
+        }
+    })
 }
 
 /// Aggregates over a batch, for summaries.
@@ -331,5 +431,42 @@ mod tests {
         assert_eq!(a, run());
         assert_ne!(episode_seed(7, 0), episode_seed(7, 1));
         assert_ne!(episode_seed(7, 0), episode_seed(8, 0));
+    }
+
+    #[test]
+    fn any_number_of_workers_gives_the_same_episodes_in_task_order() {
+        let ir = HarnessIr::new("empty");
+        let rules = InterpretedRules::new(&ir);
+        let run = |workers| {
+            let mut out = Vec::new();
+            run_episodes_parallel(
+                &ir,
+                &rules,
+                "key_door",
+                &ModelSpec::Noisy(0.5),
+                9,
+                7,
+                workers,
+                |e| out.push((e.task, e.seed, e.trace_jsonl)),
+            )
+            .map(|()| out)
+        };
+        let one = run(1);
+        assert!(one.as_ref().is_ok_and(|v| v.len() == 9));
+        for workers in [2, 4, 16] {
+            assert_eq!(run(workers), one, "{workers} workers");
+        }
+        let e = run_episodes_parallel(
+            &ir,
+            &rules,
+            "nope",
+            &ModelSpec::Noisy(0.5),
+            5,
+            7,
+            3,
+            |_| {},
+        );
+        assert!(e.is_err_and(|e| e.contains("unknown environment")));
+        assert!((1..=MAX_DEFAULT_WORKERS).contains(&default_workers()));
     }
 }
