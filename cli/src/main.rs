@@ -290,6 +290,11 @@ struct RunArgs {
     /// Write one JSONL trace per episode here (`episode-0000.jsonl`, ...), atomically.
     #[arg(long, value_name = "DIR")]
     trace_dir: Option<std::path::PathBuf>,
+
+    /// Episodes run in parallel on this many threads (default: the available parallelism,
+    /// at most 8). Results and traces are identical for any number.
+    #[arg(long, value_name = "N")]
+    workers: Option<std::num::NonZeroUsize>,
 }
 
 #[derive(Debug, clap::Args)]
@@ -384,6 +389,10 @@ fn main() -> ExitCode {
                 seed: args.seed,
                 trace_dir: args.trace_dir.as_deref(),
                 interpret: args.interpret,
+                workers: args.workers.map_or_else(
+                    harnessx_runtime::runner::default_workers,
+                    std::num::NonZeroUsize::get,
+                ),
             },
             color,
         ),

@@ -207,3 +207,59 @@ fn a_scripted_model_replays_its_file() {
     assert_eq!(o.status.code(), Some(0), "{}", text(&o.stderr));
     assert!(text(&o.stdout).contains("scripted, 4 replies (test stand-in)"));
 }
+
+#[test]
+fn one_and_four_workers_give_identical_traces_and_summaries() {
+    let dir = scratch("workers");
+    let f = write(&dir, "kd.harness", KEY_DOOR);
+    let one = run_with_traces(&f, &dir.join("w1"), &["--interpret", "--workers", "1"]);
+    let four = run_with_traces(&f, &dir.join("w4"), &["--interpret", "--workers", "4"]);
+    assert_eq!(
+        one, four,
+        "the worker count changed the summary or the traces"
+    );
+    let o = run(&["run", &f, "--interpret", "--workers", "0"]);
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o.stderr));
+}
+
+#[test]
+fn the_summary_has_a_wilson_interval_and_failures_by_class() {
+    let dir = scratch("summary");
+    let f = write(&dir, "kd.harness", KEY_DOOR);
+    let o = run(&[
+        "run",
+        &f,
+        "--interpret",
+        "--model",
+        "noisy:0.3",
+        "--tasks",
+        "8",
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o.stderr));
+    let out = text(&o.stdout);
+    assert!(out.contains("wilson95_lo  wilson95_hi"), "{out}");
+    let row: Vec<f64> = out
+        .lines()
+        .nth(2)
+        .unwrap_or_default()
+        .split_whitespace()
+        .filter_map(|c| c.parse().ok())
+        .collect();
+    let [n, s, rate, lo, hi, ..] = row[..] else {
+        panic!("{out}");
+    };
+    assert_eq!(n, 8.0, "{out}");
+    assert!(lo <= rate && rate <= hi && lo >= 0.0 && hi <= 1.0, "{out}");
+    let failures = out
+        .lines()
+        .find(|l| l.starts_with("failures: "))
+        .unwrap_or_default();
+    // Every failed episode is counted in exactly one class.
+    let counted: f64 = failures
+        .trim_start_matches("failures: ")
+        .split(", ")
+        .filter_map(|c| c.rsplit(' ').next()?.parse::<f64>().ok())
+        .sum();
+    assert_eq!(counted, n - s, "{out}");
+    assert!(out.contains("test stand-in"), "{out}");
+}

@@ -456,16 +456,7 @@ mod tests {
         for workers in [2, 4, 16] {
             assert_eq!(run(workers), one, "{workers} workers");
         }
-        let e = run_episodes_parallel(
-            &ir,
-            &rules,
-            "nope",
-            &ModelSpec::Noisy(0.5),
-            5,
-            7,
-            3,
-            |_| {},
-        );
+        let e = run_episodes_parallel(&ir, &rules, "nope", &ModelSpec::Noisy(0.5), 5, 7, 3, |_| {});
         assert!(e.is_err_and(|e| e.contains("unknown environment")));
         assert!((1..=MAX_DEFAULT_WORKERS).contains(&default_workers()));
     }
