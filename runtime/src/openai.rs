@@ -37,9 +37,9 @@
 //!   engine classifies as malformed (and `json_fix` may repair).
 //! - **Constrained decoding** (`decoding = constrained`): a JSON schema of the calls, an
 //!   `anyOf` over `{"tool": NAME, "args": {...}}` per tool, is sent as `response_format`;
-//!   when the request lists admissible actions, those that parse as calls are one `enum`
-//!   branch and only tools that no admissible action uses keep a free branch. The reply is
-//!   that JSON, which the engine's parser accepts. No `tools` are sent in this mode.
+//!   when the request lists admissible actions, the schema is exactly those that parse as
+//!   calls, as one `enum`. The reply is that JSON, which the engine's parser accepts. No
+//!   `tools` are sent in this mode.
 //! - **Tokens**: from `usage` when the server reports it; otherwise the runtime's estimate,
 //!   counted in [`OpenAiStats::estimated_usage`].
 //! - **The API key** is read from the environment when the model is built, sent only as an
@@ -611,9 +611,10 @@ fn call_json(call: &ToolCall) -> J {
     J::obj([("tool", J::s(&call.tool)), ("args", J::Obj(args))])
 }
 
-/// The schema for constrained decoding: one branch per tool (`{"tool": NAME, "args":
-/// {...}}`), and the admissible actions that parse as calls as one `enum` branch that
-/// replaces the free branches of the tools it covers. `None` without tools.
+/// The schema for constrained decoding. When the request lists admissible actions that
+/// parse as calls, exactly those, as one `enum` of call objects: the model cannot pick an
+/// action the environment says is not possible now. Otherwise one branch per tool
+/// (`{"tool": NAME, "args": {...}}` with typed arguments). `None` without tools.
 pub fn action_schema(tools: &[ToolSpec], admissible: &[String]) -> Option<J> {
     if tools.is_empty() {
         return None;
@@ -622,17 +623,14 @@ pub fn action_schema(tools: &[ToolSpec], admissible: &[String]) -> Option<J> {
         .iter()
         .filter_map(|a| parse_call(a, tools).ok())
         .collect();
-    let mut branches = Vec::new();
     if !calls.is_empty() {
-        branches.push(J::obj([(
+        return Some(J::obj([(
             "enum",
             J::Arr(calls.iter().map(call_json).collect()),
         )]));
     }
+    let mut branches = Vec::new();
     for t in tools {
-        if calls.iter().any(|c| c.tool == t.name) {
-            continue;
-        }
         branches.push(J::obj([
             ("type", J::s("object")),
             (
@@ -971,11 +969,14 @@ mod tests {
         let t = tools();
         let s = action_schema(&t, &[r#"open("drawer")"#.into(), "bogus".into()]).expect("schema");
         let text = serde_json::to_string(&s).unwrap_or_default();
-        // The enum covers `open`; `finish` keeps its free branch.
-        assert!(
-            text.starts_with(r#"{"anyOf":[{"enum":[{"tool":"open","args":{"target":"drawer"}}]}"#),
-            "{text}"
+        // Exactly the admissible actions that parse; `finish` is not admissible now.
+        assert_eq!(
+            text,
+            r#"{"enum":[{"tool":"open","args":{"target":"drawer"}}]}"#
         );
+        let free = action_schema(&t, &["bogus".into()]).expect("schema");
+        let text = serde_json::to_string(&free).unwrap_or_default();
+        assert!(text.starts_with(r#"{"anyOf":[{"type":"object""#), "{text}");
         assert!(text.contains(r#""tool":{"enum":["finish"]}"#), "{text}");
         assert!(action_schema(&[], &[]).is_none());
         let single = action_schema(&t[..1], &[]).expect("schema");

@@ -150,6 +150,12 @@ fn smollm2_plays_key_door_and_household_through_the_openai_backend() {
             let mut sink = VecSink::default();
             let seed = episode_seed(2024, task);
             let result = run_episode(&ir, &mut timed, env.as_mut(), task, seed, &mut sink);
+            // HARNESSX_SMOLLM2_TRACES=DIR keeps the traces for reading.
+            if let Ok(dir) = std::env::var("HARNESSX_SMOLLM2_TRACES") {
+                let name = format!("{env_name}-{decoding:?}-{task}.jsonl").to_lowercase();
+                let _ = std::fs::create_dir_all(&dir);
+                let _ = std::fs::write(std::path::Path::new(&dir).join(name), sink.to_jsonl());
+            }
             tally.wall += timed.wall;
             tally.completion_tokens += timed.completion_tokens;
             tally.episodes += 1;
