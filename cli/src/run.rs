@@ -76,7 +76,7 @@ pub fn run(opts: &RunOptions<'_>, color: bool) -> u8 {
     };
 
     // Validate the flags before any work, so a typo costs nothing.
-    let model = match ModelSpec::parse(opts.model, |path| {
+    let mut model = match ModelSpec::parse(opts.model, |path| {
         fs::read_to_string(path).map_err(|e| format!("`{path}`: {}", input::describe(&e)))
     }) {
         Ok(m) => m,
@@ -109,6 +109,9 @@ pub fn run(opts: &RunOptions<'_>, color: bool) -> u8 {
             return exit::FAILED;
         }
     };
+
+    // The harness's `api_key_env` and `timeout` reach an `openai:` backend from here.
+    model.apply_model_ir(&ir.model);
 
     if let Some(dir) = opts.trace_dir {
         if let Err(e) = fs::create_dir_all(dir) {
@@ -197,11 +200,12 @@ fn run(args: &[String]) -> Result<(), String> {
         return Err("usage: HASH ENV MODEL TASKS SEED WORKERS".into());
     };
     let h = LIB::by_hash(hash).ok_or_else(|| format!("no harness with hash {hash}"))?;
-    let model = ModelSpec::parse(model, |p| std::fs::read_to_string(p).map_err(|e| format!("`{p}`: {e}")))?;
+    let mut model = ModelSpec::parse(model, |p| std::fs::read_to_string(p).map_err(|e| format!("`{p}`: {e}")))?;
     let tasks: u64 = tasks.parse().map_err(|_| format!("bad TASKS `{tasks}`"))?;
     let seed: u64 = seed.parse().map_err(|_| format!("bad SEED `{seed}`"))?;
     let workers: usize = workers.parse().map_err(|_| format!("bad WORKERS `{workers}`"))?;
     let ir = (h.ir)();
+    model.apply_model_ir(&ir.model);
     let mut out = std::io::stdout().lock();
     let mut failed = None;
     run_episodes_parallel(&ir, h.rules, env, &model, tasks, seed, workers, |ep| {
