@@ -265,13 +265,17 @@ struct RunArgs {
     #[arg(value_name = "FILE")]
     file: String,
 
-    /// The environment. Known: key_door.
+    /// The environment: `household` (ALFWorld-like), `flaky_api` (unreliable tool use),
+    /// `key_door` (a tiny test world), or `stdio:CMD` (an external environment over the
+    /// JSON-lines bridge, see docs/BRIDGE.md).
     #[arg(long, default_value = "key_door")]
     env: String,
 
-    /// The model (test stand-ins): `noisy:P` follows the environment's expert with
-    /// probability P and otherwise errs (prose-wrapped calls, loops, garbage, early
-    /// finish); `scripted:PATH` replays the lines of PATH in order, cycling.
+    /// The model: `sim:small|medium|large` (the simulated family, docs/SIM_MODEL.md),
+    /// `openai:BASE_URL#MODEL` (any OpenAI-compatible server, docs/MODELS.md),
+    /// `cache:DIR:SPEC` / `replay:DIR` (response cache), or the test stand-ins `noisy:P`
+    /// (follows the environment's expert with probability P, otherwise errs) and
+    /// `scripted:PATH` (replays the lines of PATH in order, cycling).
     #[arg(long, default_value = "noisy:0.7")]
     model: String,
 

@@ -61,10 +61,11 @@
 //! iteration anywhere, time is a virtual clock (latency and backoff are added, never slept),
 //! model seeds derive from the episode seed, and traces hold no wall-clock time.
 //!
-//! # Not here yet
+//! # Environments
 //!
-//! Real model backends (`openai:`, `sim:`, `replay:`), the built-in `household` and
-//! `flaky_api` environments, the stdio bridge, the response cache, and parallel episodes.
+//! Built in: [`envs::KeyDoor`] (a tiny test world), `household` (ALFWorld-like) and
+//! `flaky_api` (unreliable tool use); external ones over the `stdio:CMD` JSON-lines bridge.
+//! [`runner::make_env`] builds them by name.
 
 pub mod cache;
 pub mod call;

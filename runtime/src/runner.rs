@@ -87,7 +87,7 @@ impl ModelSpec {
     ) -> Result<ModelSpec, String> {
         let unknown = || {
             format!(
-                "unknown model `{spec}`; known models (test stand-ins): {}",
+                "unknown model `{spec}`; known models: {}",
                 KNOWN_MODELS.join(", ")
             )
         };
