@@ -479,5 +479,9 @@ fn the_example_harness_tools_exist_with_the_same_parameters() {
         assert_eq!(ours.join(", "), params, "{name}");
         seen += 1;
     }
-    assert_eq!(seen, tools.len(), "the example declares every household tool");
+    assert_eq!(
+        seen,
+        tools.len(),
+        "the example declares every household tool"
+    );
 }
