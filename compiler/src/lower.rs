@@ -896,37 +896,6 @@ impl Align<'_> {
     }
 }
 
-/// Splits text at `{{ path }}` holes whose path is a known variable; everything else,
-/// including unknown paths and an unclosed `{{`, stays text. Adjacent text is merged, so
-/// the result is canonical (no empty or consecutive text segments).
-pub fn split_template(text: &str) -> Template {
-    let mut out: Template = Vec::new();
-    let mut pending = String::new();
-    let mut rest = text;
-    while let Some(open) = rest.find("{{") {
-        let after = &rest[open + 2..];
-        let Some(close) = after.find("}}") else {
-            break;
-        };
-        match Var::from_path(after[..close].trim()) {
-            Some(var) => {
-                pending.push_str(&rest[..open]);
-                if !pending.is_empty() {
-                    out.push(Segment::Text(std::mem::take(&mut pending)));
-                }
-                out.push(Segment::Var(var));
-            }
-            None => pending.push_str(&rest[..open + 2 + close + 2]),
-        }
-        rest = &after[close + 2..];
-    }
-    pending.push_str(rest);
-    if !pending.is_empty() {
-        out.push(Segment::Text(pending));
-    }
-    out
-}
-
 // ---- name tables: source spelling → IR enum ------------------------------------------------
 
 fn hook(name: &str) -> Option<Hook> {
@@ -1213,22 +1182,5 @@ mod tests {
     fn no_header_is_a_diagnostic_not_a_panic() {
         let errs = lower(&File::default()).expect_err("no header");
         assert_eq!(errs[0].code, LOWERING_FAILED);
-    }
-
-    #[test]
-    fn split_matches_the_runtime() {
-        for s in [
-            "",
-            "a",
-            "{{step}}",
-            "a {{nope}} b {{step",
-            "{{ task.goal }}x{{history}}",
-        ] {
-            assert_eq!(
-                split_template(s),
-                harnessx_runtime::template::parse_template(s),
-                "{s:?}"
-            );
-        }
     }
 }
