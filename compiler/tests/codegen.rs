@@ -13,22 +13,8 @@ use harnessx_compiler::lower::{lower_source, Ir};
 use proc_macro2::{TokenStream, TokenTree};
 use proptest::prelude::*;
 
-fn workspace() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .expect("compiler/ has a parent")
-        .to_path_buf()
-}
-
-fn harness_files(dir: &Path) -> Vec<PathBuf> {
-    let mut files: Vec<PathBuf> = fs::read_dir(dir)
-        .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
-        .filter_map(|e| e.ok().map(|e| e.path()))
-        .filter(|p| p.extension().is_some_and(|e| e == "harness"))
-        .collect();
-    files.sort();
-    files
-}
+mod common;
+use common::{harness_files, workspace};
 
 fn lower_file(path: &Path) -> Ir {
     let src = fs::read_to_string(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));

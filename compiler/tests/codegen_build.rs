@@ -12,7 +12,7 @@
 //! target/harnessx-cache), so the runtime's dependencies are compiled once and reused.
 
 use std::fs;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Command;
 
 use harnessx_compiler::build::{build, cargo_build, write_crate, BuildError, BuildOptions};
@@ -23,22 +23,8 @@ use proptest::strategy::{Strategy, ValueTree};
 use proptest::test_runner::TestRunner;
 use serde_json::Value;
 
-fn workspace() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .expect("compiler/ has a parent")
-        .to_path_buf()
-}
-
-fn harness_files(dir: &Path) -> Vec<PathBuf> {
-    let mut files: Vec<PathBuf> = fs::read_dir(dir)
-        .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
-        .filter_map(|e| e.ok().map(|e| e.path()))
-        .filter(|p| p.extension().is_some_and(|e| e == "harness"))
-        .collect();
-    files.sort();
-    files
-}
+mod common;
+use common::{harness_files, workspace};
 
 fn lower_text(what: &str, src: &str) -> Ir {
     lower_source(src).unwrap_or_else(|d| panic!("{what} did not lower:\n{src}\n{d:#?}"))

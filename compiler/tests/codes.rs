@@ -12,22 +12,8 @@ use harnessx_compiler::check::codes;
 use harnessx_compiler::render::render_text;
 use harnessx_compiler::{check_source, Severity};
 
-fn workspace() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .expect("the compiler crate lives inside the workspace")
-        .to_path_buf()
-}
-
-fn harness_files(dir: &Path) -> Vec<PathBuf> {
-    let mut files: Vec<PathBuf> = std::fs::read_dir(dir)
-        .unwrap_or_else(|e| panic!("read {}: {e}", dir.display()))
-        .filter_map(|e| e.ok().map(|e| e.path()))
-        .filter(|p| p.extension().is_some_and(|x| x == "harness"))
-        .collect();
-    files.sort();
-    files
-}
+mod common;
+use common::{harness_files, workspace};
 
 /// `E0109_unknown_hook.harness` → `Some("E0109")`.
 fn code_prefix(path: &Path) -> Option<String> {

@@ -5,7 +5,7 @@
 //! A generated block sits between `<!-- generated:NAME -->` and `<!-- /generated:NAME -->`;
 //! everything outside the markers is hand-written.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use harnessx_compiler::check::codes;
 use harnessx_compiler::check_source;
@@ -13,12 +13,8 @@ use harnessx_compiler::schema::{
     self, DetectorArgs, FieldSpec, Hook, HookSet, MessageSpec, ProcessorKind,
 };
 
-fn workspace() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .expect("the compiler crate lives inside the workspace")
-        .to_path_buf()
-}
+mod common;
+use common::workspace;
 
 /// Makes text safe inside a Markdown table cell.
 fn cell(s: &str) -> String {
