@@ -17,7 +17,8 @@ use std::io::{BufRead, BufReader, Read};
 use std::process::{Command, Stdio};
 
 use harnessx_compiler::build::{
-    cargo_build, runtime_dir, write_crate, write_if_changed, BuildOptions, GeneratedCrate,
+    cargo_build, runtime_dir, toml_string, write_crate, write_if_changed, BuildOptions,
+    GeneratedCrate,
 };
 use harnessx_compiler::check_source;
 use harnessx_compiler::lower::lower;
@@ -344,23 +345,6 @@ fn write_runner(
         target_dir: krate.target_dir.clone(),
         files_written: written,
     })
-}
-
-/// A TOML basic string.
-fn toml_string(s: &str) -> String {
-    let mut out = String::from("\"");
-    for c in s.chars() {
-        match c {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            c if (c as u32) < 0x20 || c == '\u{7f}' => {
-                out.push_str(&format!("\\u{:04X}", c as u32))
-            }
-            c => out.push(c),
-        }
-    }
-    out.push('"');
-    out
 }
 
 /// Reads the runner's output (see [`RUNNER_MAIN`]) one line at a time.

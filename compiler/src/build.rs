@@ -402,8 +402,8 @@ fn cargo_toml(package: &str) -> String {
     )
 }
 
-/// A TOML basic string.
-fn toml_string(s: &str) -> String {
+/// A TOML basic string (also used for the runner crate `harnessx run` writes).
+pub fn toml_string(s: &str) -> String {
     let mut out = String::from("\"");
     for c in s.chars() {
         match c {
