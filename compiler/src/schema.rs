@@ -1008,6 +1008,57 @@ pub const SYSTEM_PROMPT: &str = "system";
 mod tests {
     use super::*;
 
+    /// The checker's tables and the runtime's IR describe the same language twice (the
+    /// syntax side knows nothing of the runtime's types). This pins them together: hook
+    /// names and order, each action's legal hooks and processor kind.
+    #[test]
+    fn tables_agree_with_the_runtime_ir() {
+        use harnessx_runtime::ir as rt;
+        let names: Vec<&str> = Hook::ALL.iter().map(|h| h.name()).collect();
+        let rt_names: Vec<&str> = rt::Hook::ALL.iter().map(|h| h.as_str()).collect();
+        assert_eq!(names, rt_names, "hook names or order differ");
+
+        let kinds = [
+            rt::ActionKind::Log(vec![]),
+            rt::ActionKind::Inject(vec![]),
+            rt::ActionKind::Compact(None),
+            rt::ActionKind::Repair(rt::RepairStrategy::JsonFix),
+            rt::ActionKind::Reprompt {
+                message: vec![],
+                max: 1,
+            },
+            rt::ActionKind::Retry {
+                max: 1,
+                backoff_ms: 0,
+            },
+            rt::ActionKind::Block(vec![]),
+            rt::ActionKind::Stop(vec![]),
+        ];
+        let mut checker_names: Vec<&str> = ACTIONS.iter().map(|a| a.name).collect();
+        let mut runtime_names: Vec<&str> = kinds.iter().map(|k| k.name()).collect();
+        checker_names.sort_unstable();
+        runtime_names.sort_unstable();
+        assert_eq!(checker_names, runtime_names, "action sets differ");
+
+        for k in &kinds {
+            let spec = action(k.name()).expect("listed above");
+            for (h, rh) in Hook::ALL.into_iter().zip(rt::Hook::ALL) {
+                assert_eq!(
+                    spec.hooks.contains(h),
+                    k.is_legal_at(rh),
+                    "`{}` at {h}: checker and runtime disagree",
+                    k.name()
+                );
+            }
+            assert_eq!(
+                format!("{:?}", spec.kind),
+                format!("{:?}", k.processor_kind()),
+                "`{}`: processor kinds differ",
+                k.name()
+            );
+        }
+    }
+
     #[test]
     fn hook_names_round_trip() {
         for h in Hook::ALL {
