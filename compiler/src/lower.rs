@@ -938,14 +938,14 @@ fn repair_strategy(name: &str) -> Option<RepairStrategy> {
     }
 }
 
-/// `task.goal` is the goal; every other reference (`system`, a declared prompt, and the
-/// built-in `tools` / `admissible_actions`) is kept by name, which is how the IR's
-/// [`PinRef::Prompt`] carries it to the engine.
+/// The built-in references (`task.goal`, `tools`, `admissible_actions`) have their own
+/// variants; any other name (`system`, a declared prompt) is a prompt.
 fn pin_ref(name: &str) -> PinRef {
-    if name == "task.goal" {
-        PinRef::TaskGoal
-    } else {
-        PinRef::Prompt(name.to_string())
+    match name {
+        "task.goal" => PinRef::TaskGoal,
+        "tools" => PinRef::Tools,
+        "admissible_actions" => PinRef::AdmissibleActions,
+        _ => PinRef::Prompt(name.to_string()),
     }
 }
 

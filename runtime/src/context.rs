@@ -70,6 +70,10 @@ pub struct CtxMessage {
     pub kind: MsgKind,
     pub content: String,
     pub pinned: bool,
+    /// Pinned only until a newer message pinned the same way arrives (the list of
+    /// admissible actions: an old list is stale, so only the newest one is kept).
+    #[serde(default)]
+    pub pinned_until_superseded: bool,
     pub tokens: u64,
     /// The step in which the message entered the context.
     pub step: u32,
@@ -119,8 +123,30 @@ impl Context {
             tokens: estimate_tokens(&content),
             content,
             pinned,
+            pinned_until_superseded: false,
             step: self.step,
         });
+    }
+
+    /// Push a message pinned until the next one pushed this way: the pin of the previous
+    /// such message is released (unless it was pinned for another reason too).
+    pub fn push_superseding(
+        &mut self,
+        role: Role,
+        kind: MsgKind,
+        content: impl Into<String>,
+        also_pinned: bool,
+    ) {
+        for m in &mut self.messages {
+            if m.pinned_until_superseded {
+                m.pinned_until_superseded = false;
+                m.pinned = false;
+            }
+        }
+        self.push(role, kind, content, true);
+        if let Some(m) = self.messages.last_mut() {
+            m.pinned_until_superseded = !also_pinned;
+        }
     }
 
     pub fn messages(&self) -> &[CtxMessage] {
@@ -275,6 +301,7 @@ impl Context {
                 kind: MsgKind::Summary,
                 content: summary,
                 pinned: false,
+                pinned_until_superseded: false,
                 tokens,
                 step,
             },

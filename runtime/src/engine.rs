@@ -28,7 +28,11 @@
 //!   `{{task.goal}}`, a user message `Goal: ...` follows it.
 //! - `pin = [task.goal]` pins the message that carries the goal (the goal message, or the
 //!   system prompt when it contains the goal); `pin = [NAME]` pins every message rendered
-//!   from prompt `NAME` — and, for `plan`, the model's plan too.
+//!   from prompt `NAME` — and, for `plan`, the model's plan too. `pin = [tools]` pins
+//!   every message rendered from a prompt containing `{{tools}}`; `pin = [admissible_actions]`
+//!   pins the newest message rendered from a prompt containing `{{admissible_actions}}`,
+//!   releasing the previous one's pin (an old list is stale). A reference no prompt
+//!   mentions pins nothing.
 //! - Each step's observation enters as a user message rendered from the `step` prompt
 //!   (default `{{observation}}`), only when it is new (a plan step produces none).
 //! - `plan_then_act` spends step 1 asking for a plan with the `plan` prompt; that reply is
@@ -55,6 +59,14 @@ use crate::rules::{InterpretedRules, RuleSet};
 use crate::state::{CallRecord, EpisodeState, ReplyStatus};
 use crate::template::{mentions, parse_template, render};
 use crate::trace::{EventKind, TraceEvent, TraceSink};
+
+/// How a prompt's message is pinned (see [`Run::prompt_pin`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Pin {
+    No,
+    Always,
+    UntilSuperseded,
+}
 
 pub const DEFAULT_STEP_PROMPT: &str = "{{observation}}";
 pub const DEFAULT_PLAN_PROMPT: &str =
@@ -261,6 +273,43 @@ impl<'a> Run<'a> {
             .any(|p| matches!(p, PinRef::Prompt(n) if n == name))
     }
 
+    /// How a message rendered from prompt `name` (or its built-in `default`) is pinned:
+    /// `Always` when the prompt is pinned by name or carries the tool list under
+    /// `pin = [tools]`; `UntilSuperseded` when it carries the admissible actions under
+    /// `pin = [admissible_actions]` (only the newest list is worth keeping).
+    fn prompt_pin(&self, name: &str, default: &str) -> Pin {
+        let mentions_var = |var: Var| match self.ir.prompt(name) {
+            Some(p) => mentions(&p.template, var),
+            None => mentions(&parse_template(default), var),
+        };
+        let pin = &self.ir.context.pin;
+        if self.pinned_prompt(name) || (pin.contains(&PinRef::Tools) && mentions_var(Var::Tools)) {
+            Pin::Always
+        } else if pin.contains(&PinRef::AdmissibleActions) && mentions_var(Var::AdmissibleActions) {
+            Pin::UntilSuperseded
+        } else {
+            Pin::No
+        }
+    }
+
+    /// Push a message rendered from a prompt, pinned as [`Self::prompt_pin`] says.
+    fn push_prompt_message(&mut self, role: Role, kind: MsgKind, text: String, pin: Pin) {
+        match pin {
+            Pin::UntilSuperseded => {
+                self.emit(EventKind::Message {
+                    role,
+                    kind,
+                    content: text.clone(),
+                    pinned: true,
+                });
+                self.context.push_superseding(role, kind, text, false);
+                self.state.context_tokens = self.context.tokens();
+            }
+            Pin::Always => self.push_message(role, kind, text, true),
+            Pin::No => self.push_message(role, kind, text, false),
+        }
+    }
+
     fn goal_pinned(&self) -> bool {
         self.ir.context.pin.contains(&PinRef::TaskGoal)
     }
@@ -309,8 +358,9 @@ impl<'a> Run<'a> {
         let system_has_goal = system.is_some_and(|p| mentions(&p.template, Var::TaskGoal));
         if system.is_some() {
             let text = self.render_prompt(prompt_names::SYSTEM, "");
-            let pinned =
-                self.pinned_prompt(prompt_names::SYSTEM) || (system_has_goal && self.goal_pinned());
+            // Rendered once, so a system prompt with the admissible actions keeps its pin.
+            let pinned = self.prompt_pin(prompt_names::SYSTEM, "") != Pin::No
+                || (system_has_goal && self.goal_pinned());
             self.push_message(Role::System, MsgKind::System, text, pinned);
         }
         if !system_has_goal {
@@ -369,8 +419,8 @@ impl<'a> Run<'a> {
 
         if self.obs_fresh {
             let text = self.render_prompt(prompt_names::STEP, DEFAULT_STEP_PROMPT);
-            let pinned = self.pinned_prompt(prompt_names::STEP);
-            self.push_message(Role::User, MsgKind::Observation, text, pinned);
+            let pin = self.prompt_pin(prompt_names::STEP, DEFAULT_STEP_PROMPT);
+            self.push_prompt_message(Role::User, MsgKind::Observation, text, pin);
             self.obs_fresh = false;
         }
         let every = self.ir.loop_.effective_reflect_every();
@@ -379,8 +429,8 @@ impl<'a> Run<'a> {
             && (step - 1).is_multiple_of(every)
         {
             let text = self.render_prompt(prompt_names::REFLECT, DEFAULT_REFLECT_PROMPT);
-            let pinned = self.pinned_prompt(prompt_names::REFLECT);
-            self.push_message(Role::User, MsgKind::Reflection, text, pinned);
+            let pin = self.prompt_pin(prompt_names::REFLECT, DEFAULT_REFLECT_PROMPT);
+            self.push_prompt_message(Role::User, MsgKind::Reflection, text, pin);
         }
         if let Some(msg) = self.fire(rules, Hook::StepStart).stop {
             return Flow::End(EndReason::Stopped(msg));
@@ -389,8 +439,8 @@ impl<'a> Run<'a> {
         let plan = self.ir.loop_.strategy == Strategy::PlanThenAct && step == 1;
         if plan {
             let text = self.render_prompt(prompt_names::PLAN, DEFAULT_PLAN_PROMPT);
-            let pinned = self.pinned_prompt(prompt_names::PLAN);
-            self.push_message(Role::User, MsgKind::Plan, text, pinned);
+            let pin = self.prompt_pin(prompt_names::PLAN, DEFAULT_PLAN_PROMPT);
+            self.push_prompt_message(Role::User, MsgKind::Plan, text, pin);
         }
         if let Some(done) = self.context.fit_to_budget() {
             self.state.context_tokens = self.context.tokens();

@@ -388,12 +388,16 @@ pub enum Compaction {
     DropObservations,
 }
 
-/// What `pin = [...]` may name: a prompt (`system`) or the task goal (`task.goal`).
+/// What `pin = [...]` may name: a prompt (`system`), the task goal (`task.goal`), the tool
+/// list (`tools`) or the current admissible actions (`admissible_actions`). The engine
+/// turns each into the messages it marks pinned (see [`crate::engine`]).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum PinRef {
     Prompt(String),
     TaskGoal,
+    Tools,
+    AdmissibleActions,
 }
 
 // ---------------------------------------------------------------------------------------

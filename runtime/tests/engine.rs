@@ -553,6 +553,74 @@ fn pinned_goal_survives_automatic_compaction() {
     assert!(!last.iter().any(|m| m.content.contains("Your goal")));
 }
 
+/// The messages of the last model request.
+fn last_request(model: &ScriptedModel) -> Vec<String> {
+    model
+        .requests
+        .last()
+        .map(|r| r.messages.iter().map(|m| m.content.clone()).collect())
+        .unwrap_or_default()
+}
+
+#[test]
+fn pinned_tools_keep_the_prompt_that_lists_them() {
+    let mut ir = key_door_ir();
+    ir.context.budget_tokens = 60;
+    ir.context.keep_last = 1;
+    ir.loop_.max_steps = 8;
+    ir.context.pin = vec![PinRef::Tools];
+    let mut model = scripted(&["look()"]);
+    let (_, ev) = run(&ir, &mut model, &mut KeyDoor::new());
+    assert!(count(&ev, |k| matches!(k, EventKind::ContextCompacted(_))) > 0);
+    let last = last_request(&model);
+    assert!(last[0].contains("Tools:"), "{last:?}");
+    // The system prompt also carries the goal, so the goal survives with it.
+    assert!(last[0].contains("Your goal"));
+    ir.context.pin.clear();
+    let mut model = scripted(&["look()"]);
+    run(&ir, &mut model, &mut KeyDoor::new());
+    assert!(!last_request(&model).iter().any(|m| m.contains("Tools:")));
+}
+
+#[test]
+fn pinned_admissible_actions_keep_only_the_newest_list() {
+    let mut ir = key_door_ir();
+    ir.prompts.push(PromptIr {
+        name: "step".into(),
+        template: t("{{observation}}\nValid (step {{step}}): {{admissible_actions}}"),
+    });
+    // A long note injected after each observation: compaction, oldest first, reaches
+    // the step's own observation before the note.
+    ir.rules.push(rule(
+        Hook::StepStart,
+        None,
+        vec![ActionIr::new(ActionKind::Inject(t(
+            &"Keep going. ".repeat(16)
+        )))],
+    ));
+    ir.context.budget_tokens = 60;
+    // Nothing is protected by recency: only the pin can keep a step's message.
+    ir.context.keep_last = 0;
+    ir.loop_.max_steps = 8;
+    ir.context.pin = vec![PinRef::AdmissibleActions];
+    let mut model = scripted(&["look()"]);
+    let (_, ev) = run(&ir, &mut model, &mut KeyDoor::new());
+    assert!(count(&ev, |k| matches!(k, EventKind::ContextCompacted(_))) > 0);
+    let lists: Vec<String> = last_request(&model)
+        .into_iter()
+        .filter(|m| m.contains("Valid (step"))
+        .collect();
+    assert_eq!(lists.len(), 1, "{lists:?}");
+    assert!(lists[0].contains("Valid (step 8)"), "{lists:?}");
+    // Without the pin the newest list is compacted away like any other message.
+    ir.context.pin.clear();
+    let mut model = scripted(&["look()"]);
+    run(&ir, &mut model, &mut KeyDoor::new());
+    assert!(!last_request(&model)
+        .iter()
+        .any(|m| m.contains("Valid (step 8)")));
+}
+
 #[test]
 fn plan_then_act_spends_the_first_step_on_a_plan() {
     let mut ir = key_door_ir();

@@ -78,6 +78,8 @@ pub fn ir_fn(ir: &HarnessIr) -> TokenStream {
             quote!(rt::ir::PinRef::Prompt(#n))
         }
         PinRef::TaskGoal => quote!(rt::ir::PinRef::TaskGoal),
+        PinRef::Tools => quote!(rt::ir::PinRef::Tools),
+        PinRef::AdmissibleActions => quote!(rt::ir::PinRef::AdmissibleActions),
     }));
     let keep_last = lit::u32(c.keep_last);
     let rules = seq(ir.rules.iter().map(|r| {
