@@ -7,19 +7,42 @@
 //! example and linked in). The engine is shared, so the difference is rule dispatch alone;
 //! a check before timing asserts that both produce the same trace.
 //!
+//! `sim_step/household` sets that engine time against the simulated model's own time, on
+//! the same steps: eight `household` episodes of the household example with `sim:small`
+//! (built by the runner's model constructor, `ModelSpec::build`). A recording pass keeps
+//! every request and reply; then
+//!
+//! - `model_only` times the model alone: a fresh `sim:small` per episode answering the
+//!   recorded requests in order (checked to give the recorded replies);
+//! - `env_only` times the environment alone: a fresh household making the recorded calls
+//!   (reset, steps, tools, expert) in order;
+//! - `engine_interpreted` / `engine_compiled` time whole episodes with the recorded replies
+//!   played back, so what remains is the engine and the environment (subtract `env_only`
+//!   for the engine alone);
+//! - `episode_interpreted` / `episode_compiled` time whole episodes with `sim:small`.
+//!
+//! A check before timing asserts that the played-back episodes give the same traces as the
+//! simulated ones, so all five measure the same steps.
+//!
 //! Throughput is reported in steps, so criterion prints time per step directly.
 //! `cargo bench -p harnessx-benches --bench runtime` runs it; add `-- --quick` for rough
 //! numbers fast.
 
+use std::cell::RefCell;
 use std::hint::black_box;
 use std::path::Path;
 use std::time::Duration;
 
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
+use harnessx_runtime::call::{ToolCall, ToolSpec};
+use harnessx_runtime::env::{Env, Observation, StepOutcome};
 use harnessx_runtime::envs::KeyDoor;
 use harnessx_runtime::ir::HarnessIr;
-use harnessx_runtime::model::{ScriptedModel, WhenExhausted};
+use harnessx_runtime::model::{
+    Model, ModelError, ModelRequest, ModelResponse, ScriptedModel, WhenExhausted,
+};
 use harnessx_runtime::rules::{InterpretedRules, RuleSet};
+use harnessx_runtime::runner::{episode_seed, make_env, ModelSpec};
 use harnessx_runtime::trace::VecSink;
 use harnessx_runtime::{run_with_rules, EpisodeResult};
 
@@ -74,16 +97,21 @@ fn episode<R: RuleSet + ?Sized>(ir: &HarnessIr, rules: &R) -> (EpisodeResult, Ve
     (r, sink)
 }
 
+/// The compiled rules of the example called `name`, checked to be built from `ir`.
+fn compiled_rules(name: &str, ir: &HarnessIr) -> &'static (dyn RuleSet + Sync) {
+    generated::COMPILED
+        .iter()
+        .find(|(n, ir_fn, _)| *n == name && ir_fn().hash() == ir.hash())
+        .map(|(_, _, rules)| *rules)
+        .expect("build.rs compiled every example")
+}
+
 fn runtime(c: &mut Criterion) {
     for (name, ir) in examples() {
         let interpreted = InterpretedRules::new(&ir);
         let (result, trace) = episode(&ir, &interpreted);
         let steps = u64::from(result.steps.max(1));
-        let compiled = generated::COMPILED
-            .iter()
-            .find(|(n, ir_fn, _)| *n == name && ir_fn().hash() == ir.hash())
-            .map(|(_, _, rules)| *rules)
-            .expect("build.rs compiled every example");
+        let compiled = compiled_rules(&name, &ir);
         assert_eq!(
             episode(&ir, compiled).1.to_jsonl(),
             trace.to_jsonl(),
@@ -103,5 +131,206 @@ fn runtime(c: &mut Criterion) {
     }
 }
 
-criterion_group!(benches, runtime);
+/// The simulated-model comparison runs this many household episodes (tasks `0..SIM_TASKS`).
+const SIM_TASKS: u64 = 8;
+const SIM_MODEL: &str = "sim:small";
+const SIM_ENV: &str = "household";
+
+/// A model that passes every call on to `inner` and keeps the requests and replies.
+struct Recording {
+    inner: Box<dyn Model>,
+    calls: Vec<(ModelRequest, ModelResponse)>,
+}
+
+impl Model for Recording {
+    fn complete(&mut self, req: &ModelRequest) -> Result<ModelResponse, ModelError> {
+        let reply = self.inner.complete(req)?;
+        self.calls.push((req.clone(), reply.clone()));
+        Ok(reply)
+    }
+}
+
+/// Plays back recorded replies in order, whatever it is asked.
+struct Playback<'a> {
+    calls: &'a [(ModelRequest, ModelResponse)],
+    next: usize,
+}
+
+impl Model for Playback<'_> {
+    fn complete(&mut self, _req: &ModelRequest) -> Result<ModelResponse, ModelError> {
+        let (_, reply) = self.calls.get(self.next).ok_or(ModelError::Exhausted)?;
+        self.next += 1;
+        Ok(reply.clone())
+    }
+}
+
+/// One call the engine made on the environment.
+enum EnvCall {
+    Reset(u64, u64),
+    Step(ToolCall),
+    Tools,
+    Expert,
+}
+
+/// An environment that passes every call on to `inner` and keeps the calls.
+struct RecordingEnv {
+    inner: Box<dyn Env>,
+    calls: RefCell<Vec<EnvCall>>,
+}
+
+impl Env for RecordingEnv {
+    fn reset(&mut self, task: u64, seed: u64) -> Observation {
+        self.calls.get_mut().push(EnvCall::Reset(task, seed));
+        self.inner.reset(task, seed)
+    }
+    fn step(&mut self, call: &ToolCall) -> StepOutcome {
+        self.calls.get_mut().push(EnvCall::Step(call.clone()));
+        self.inner.step(call)
+    }
+    fn tools(&self) -> Vec<ToolSpec> {
+        self.calls.borrow_mut().push(EnvCall::Tools);
+        self.inner.tools()
+    }
+    fn expert(&self) -> Option<ToolCall> {
+        self.calls.borrow_mut().push(EnvCall::Expert);
+        self.inner.expert()
+    }
+}
+
+/// Makes the recorded calls on a fresh environment.
+fn replay_env(calls: &[EnvCall]) {
+    let mut env = make_env(SIM_ENV).expect("household exists");
+    for call in calls {
+        match call {
+            EnvCall::Reset(task, seed) => {
+                black_box(env.reset(*task, *seed));
+            }
+            EnvCall::Step(c) => {
+                black_box(env.step(black_box(c)));
+            }
+            EnvCall::Tools => {
+                black_box(env.tools());
+            }
+            EnvCall::Expert => {
+                black_box(env.expert());
+            }
+        }
+    }
+}
+
+/// One household episode of task `task` with `model`; the trace is kept in memory.
+fn sim_episode<R: RuleSet + ?Sized>(
+    ir: &HarnessIr,
+    rules: &R,
+    model: &mut dyn Model,
+    env: &mut dyn Env,
+    task: u64,
+) -> (EpisodeResult, VecSink) {
+    let mut sink = VecSink::default();
+    let seed = episode_seed(SEED, task);
+    let r = run_with_rules(ir, rules, model, env, task, seed, &mut sink);
+    (r, sink)
+}
+
+fn household() -> Box<dyn Env> {
+    make_env(SIM_ENV).expect("household exists")
+}
+
+fn sim_step(c: &mut Criterion) {
+    let (name, ir) = examples()
+        .into_iter()
+        .find(|(n, _)| n == "household")
+        .expect("examples/household.harness");
+    let spec = ModelSpec::parse(SIM_MODEL, |_| Err("no files".into())).expect("sim spec");
+    let interpreted = InterpretedRules::new(&ir);
+    let compiled = compiled_rules(&name, &ir);
+
+    // Record every episode once; check that playing it back, and asking a fresh model the
+    // same requests, reproduce it exactly.
+    let mut recorded: Vec<Vec<(ModelRequest, ModelResponse)>> = Vec::new();
+    let mut env_calls: Vec<Vec<EnvCall>> = Vec::new();
+    let mut steps = 0u64;
+    for task in 0..SIM_TASKS {
+        let mut rec = Recording {
+            inner: spec.build(),
+            calls: Vec::new(),
+        };
+        let mut env = RecordingEnv {
+            inner: household(),
+            calls: RefCell::new(Vec::new()),
+        };
+        let (result, trace) = sim_episode(&ir, &interpreted, &mut rec, &mut env, task);
+        steps += u64::from(result.steps);
+        let mut playback = Playback {
+            calls: &rec.calls,
+            next: 0,
+        };
+        let (_, replayed) = sim_episode(&ir, compiled, &mut playback, household().as_mut(), task);
+        assert_eq!(
+            replayed.to_jsonl(),
+            trace.to_jsonl(),
+            "task {task}: the played-back episode differs from the simulated one"
+        );
+        let mut fresh = spec.build();
+        for (req, reply) in &rec.calls {
+            assert_eq!(&fresh.complete(req).expect("sim replies"), reply);
+        }
+        recorded.push(rec.calls);
+        env_calls.push(env.calls.into_inner());
+    }
+
+    let mut group = c.benchmark_group(format!("sim_step/{name}"));
+    group.throughput(Throughput::Elements(steps.max(1)));
+    group.measurement_time(Duration::from_secs(3));
+    group.warm_up_time(Duration::from_secs(1));
+    group.sample_size(30);
+    group.bench_function("model_only", |b| {
+        b.iter(|| {
+            for calls in &recorded {
+                let mut model = spec.build();
+                for (req, _) in calls {
+                    black_box(model.complete(black_box(req)).expect("sim replies"));
+                }
+            }
+        })
+    });
+    group.bench_function("env_only", |b| {
+        b.iter(|| env_calls.iter().for_each(|calls| replay_env(calls)))
+    });
+    let played = |rules: &dyn RuleSet| {
+        for (task, calls) in (0..SIM_TASKS).zip(&recorded) {
+            let mut model = Playback { calls, next: 0 };
+            let mut env = household();
+            black_box(sim_episode(
+                black_box(&ir),
+                rules,
+                &mut model,
+                env.as_mut(),
+                task,
+            ));
+        }
+    };
+    group.bench_function("engine_interpreted", |b| b.iter(|| played(&interpreted)));
+    group.bench_function("engine_compiled", |b| b.iter(|| played(compiled)));
+    let simulated = |rules: &dyn RuleSet| {
+        for task in 0..SIM_TASKS {
+            let mut model = spec.build();
+            let mut env = household();
+            black_box(sim_episode(
+                black_box(&ir),
+                rules,
+                model.as_mut(),
+                env.as_mut(),
+                task,
+            ));
+        }
+    };
+    group.bench_function("episode_interpreted", |b| {
+        b.iter(|| simulated(&interpreted))
+    });
+    group.bench_function("episode_compiled", |b| b.iter(|| simulated(compiled)));
+    group.finish();
+}
+
+criterion_group!(benches, runtime, sim_step);
 criterion_main!(benches);
