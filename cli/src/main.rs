@@ -6,6 +6,8 @@
 mod bench;
 mod check;
 mod compile;
+#[allow(dead_code)] // `harnessx bench` will call `render`.
+mod criterion_report;
 mod evolve;
 mod fmt;
 mod input;
