@@ -13,7 +13,7 @@
 //! | [`parse`] | when a model reply is a well-formed call (the exact rules) |
 //! | [`repair`] | `extract_action`, `fuzzy_match`, `json_fix` |
 //! | [`model`] | the [`model::Model`] trait; `ScriptedModel` and `FnModel` for tests |
-//! | [`openai`] | the `openai:` backend: chat completions over HTTP, retries, timeouts, constrained decoding |
+//! | `openai` | the `openai:` backend: chat completions over HTTP, retries, timeouts, constrained decoding (feature `openai`, on by default) |
 //! | [`cache`] | the response cache: `cache:DIR:SPEC` records, `replay:DIR` serves only |
 //! | [`runner`] | environments and test models by name, episode seeds, batches of episodes |
 //! | [`noisy`] | `NoisyExpertModel`: a seeded test stand-in that follows the env's expert, noisily |
@@ -66,6 +66,14 @@
 //! Built in: [`envs::KeyDoor`] (a tiny test world), `household` (ALFWorld-like) and
 //! `flaky_api` (unreliable tool use); external ones over the `stdio:CMD` JSON-lines bridge.
 //! [`runner::make_env`] builds them by name.
+//!
+//! # Features
+//!
+//! `openai` (default): the `openai:` model backend and its HTTP client (ureq with rustls).
+//! Everything else — the IR, the engine, the simulated and test models, the response
+//! cache, `replay:` — needs no feature. Generated batch crates use
+//! `default-features = false`, which keeps the HTTP and TLS stack out of their build;
+//! without the feature an `openai:` spec is refused with [`runner::NO_HTTP_BACKEND`].
 
 pub mod cache;
 pub mod call;
@@ -78,6 +86,7 @@ pub mod hooks;
 pub mod ir;
 pub mod model;
 pub mod noisy;
+#[cfg(feature = "openai")]
 pub mod openai;
 pub mod parse;
 pub mod repair;

@@ -1,6 +1,10 @@
 //! `openai:` — a [`Model`] over the OpenAI chat-completions API, as served by llama.cpp
 //! (`llama-server` and `llama-cpp-python`), vLLM, Ollama and OpenAI itself.
 //!
+//! Only with the crate feature `openai` (on by default): it brings in the HTTP client
+//! (ureq, rustls TLS). Without it the module is absent and the spec `openai:` is an error
+//! ([`crate::runner::ModelSpec::parse`]).
+//!
 //! # Spec
 //!
 //! `openai:BASE_URL#MODEL[?OPTION=VALUE&...]`, e.g.

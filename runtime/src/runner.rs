@@ -29,6 +29,11 @@ pub const KNOWN_MODELS: &[&str] = &[
     "sim:small|medium|large",
 ];
 
+/// Why `openai:` is refused by a runtime built without its `openai` feature (see the
+/// crate docs): that build has no HTTP client.
+pub const NO_HTTP_BACKEND: &str =
+    "this build of the runtime has no HTTP backend (feature `openai`), so `openai:` models are unavailable";
+
 /// The environment called `name`, or an error listing the known ones.
 pub fn make_env(name: &str) -> Result<Box<dyn Env>, String> {
     match name {
@@ -52,7 +57,8 @@ pub enum ModelSpec {
     /// `scripted:PATH`: a [`ScriptedModel`] replaying these replies in order, cycling.
     Scripted(Vec<String>),
     /// `openai:BASE_URL#MODEL[?options]`: a real model over the chat-completions API
-    /// ([`crate::openai`]).
+    /// ([`crate::openai`]). Only with the crate feature `openai`.
+    #[cfg(feature = "openai")]
     OpenAi(crate::openai::OpenAiConfig),
     /// `cache:DIR:SPEC`: `SPEC` behind the response cache in `DIR` ([`crate::cache`]):
     /// cached replies are served, others are asked for and stored.
@@ -69,6 +75,7 @@ impl fmt::Display for ModelSpec {
         match self {
             ModelSpec::Noisy(p) => write!(f, "noisy:{p} (test stand-in)"),
             ModelSpec::Scripted(r) => write!(f, "scripted, {} replies (test stand-in)", r.len()),
+            #[cfg(feature = "openai")]
             ModelSpec::OpenAi(c) => write!(f, "{c}"),
             ModelSpec::Cached { dir, inner } => write!(f, "{inner}, cached in {dir}"),
             ModelSpec::Replay(dir) => write!(f, "replay of {dir}"),
@@ -113,7 +120,10 @@ impl ModelSpec {
                 }
                 Ok(ModelSpec::Scripted(replies))
             }
+            #[cfg(feature = "openai")]
             "openai" => crate::openai::OpenAiConfig::parse(arg).map(ModelSpec::OpenAi),
+            #[cfg(not(feature = "openai"))]
+            "openai" => Err(format!("`{spec}`: {NO_HTTP_BACKEND}")),
             // The directory ends at the first `:`; the rest is a whole spec (`openai:http://…`).
             "cache" => match arg.split_once(':') {
                 Some((dir, inner)) if !dir.is_empty() && !inner.is_empty() => {
@@ -144,9 +154,22 @@ impl ModelSpec {
         }
     }
 
+    /// Whether this model calls a server over HTTP (`openai:`, also behind a cache), so a
+    /// compiled runner must build the runtime with its `openai` feature. `replay:` does not:
+    /// it only reads its directory.
+    pub fn needs_http(&self) -> bool {
+        match self {
+            #[cfg(feature = "openai")]
+            ModelSpec::OpenAi(_) => true,
+            ModelSpec::Cached { inner, .. } => inner.needs_http(),
+            _ => false,
+        }
+    }
+
     /// What produces the replies, for response caches (see [`crate::cache`]).
     pub fn model_id(&self) -> String {
         match self {
+            #[cfg(feature = "openai")]
             ModelSpec::OpenAi(c) => c.model_id(),
             ModelSpec::Noisy(p) => format!("noisy:{p}"),
             ModelSpec::Scripted(r) => format!(
@@ -162,8 +185,11 @@ impl ModelSpec {
 
     /// Take the harness's model settings that a spec leaves open: for `openai:`, the
     /// API-key variable (`api_key_env`) and the timeout. Call it before [`Self::build`].
+    /// (Without the `openai` feature no spec takes any, and `m` only passes through caches.)
+    #[cfg_attr(not(feature = "openai"), allow(clippy::only_used_in_recursion))]
     pub fn apply_model_ir(&mut self, m: &crate::ir::ModelIr) {
         match self {
+            #[cfg(feature = "openai")]
             ModelSpec::OpenAi(c) => c.apply_model_ir(m),
             ModelSpec::Cached { inner, .. } => inner.apply_model_ir(m),
             _ => {}
@@ -176,6 +202,7 @@ impl ModelSpec {
         match self {
             ModelSpec::Noisy(p) => Box::new(NoisyExpertModel::new(*p)),
             ModelSpec::Scripted(r) => Box::new(ScriptedModel::new(r.clone(), WhenExhausted::Cycle)),
+            #[cfg(feature = "openai")]
             ModelSpec::OpenAi(c) => Box::new(crate::openai::OpenAiModel::new(c.clone())),
             // Building cannot fail, so an unusable cache fails every call with the reason.
             ModelSpec::Cached { dir, inner } => {
@@ -407,6 +434,35 @@ mod tests {
         );
         let empty = |_: &str| Ok::<_, String>("\n".into());
         assert!(ModelSpec::parse("scripted:f", empty).is_err());
+    }
+
+    #[test]
+    fn only_openai_specs_need_http() {
+        let parse = |s: &str| ModelSpec::parse(s, no_file);
+        for spec in ["noisy:0.5", "sim:small", "replay:d", "cache:d:sim:small"] {
+            assert_eq!(parse(spec).map(|m| m.needs_http()), Ok(false), "{spec}");
+        }
+        #[cfg(feature = "openai")]
+        for spec in [
+            "openai:http://127.0.0.1:1/v1#m",
+            "cache:d:openai:http://h/v1#m",
+        ] {
+            assert_eq!(parse(spec).map(|m| m.needs_http()), Ok(true), "{spec}");
+        }
+    }
+
+    /// Without the HTTP backend an `openai:` spec is an error that names the feature, also
+    /// behind a cache; it never panics.
+    #[cfg(not(feature = "openai"))]
+    #[test]
+    fn without_the_feature_openai_specs_are_refused() {
+        for spec in [
+            "openai:http://127.0.0.1:1/v1#m",
+            "cache:d:openai:http://h/v1#m",
+        ] {
+            let e = ModelSpec::parse(spec, no_file).unwrap_err();
+            assert!(e.contains(NO_HTTP_BACKEND), "{e}");
+        }
     }
 
     #[test]
