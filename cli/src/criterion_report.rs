@@ -301,8 +301,9 @@ fn steps(s: &mut String, r: &Results) {
     let any_sim = [model, env, engine_i, engine_c, whole_i, whole_c]
         .iter()
         .any(Option::is_some);
+    // A difference of two results: rough when either is.
     let alone = |engine: Option<(f64, &Estimate)>| match (engine, env) {
-        (Some((t, _)), Some((e, _))) => Some(t - e),
+        (Some((t, a)), Some((e, b))) => Some((t - e, a.rough() || b.rough())),
         _ => None,
     };
     let alone_i = alone(engine_i);
@@ -338,16 +339,22 @@ fn steps(s: &mut String, r: &Results) {
             ("engine alone, compiled (engine + env − env)", alone_c),
         ] {
             let _ = match v {
-                Some(t) if t > 0.0 => writeln!(s, "| {label} | {} | {} |", fmt_ns(t), share(t)),
+                Some((t, rough)) if t > 0.0 => writeln!(
+                    s,
+                    "| {label} | {}{} | {} |",
+                    fmt_ns(t),
+                    if rough { " *" } else { "" },
+                    share(t)
+                ),
                 Some(_) => writeln!(s, "| {label} | below the noise | — |"),
                 None => writeln!(s, "| {label} | not run | — |"),
             };
         }
         let _ = writeln!(s);
-        if let (Some(a), Some((w, _))) = (alone_i, whole_i) {
+        if let (Some((a, _)), Some((w, _))) = (alone_i, whole_i) {
             if a > 0.0 {
                 let compiled = match (alone_c, whole_c) {
-                    (Some(c), Some((wc, _))) if c > 0.0 => format!(
+                    (Some((c, _)), Some((wc, _))) if c > 0.0 => format!(
                         "; compiled, {} of a compiled simulated step",
                         fmt_percent(c / wc)
                     ),
@@ -457,7 +464,7 @@ fn builds(s: &mut String, r: &Results) {
     command(s, BUILD_CMD);
     let _ = writeln!(
         s,
-        "The cold rows compile every dependency (a minute or more per build); \
+        "The cold rows compile every dependency (tens of seconds or more per build); \
          `HARNESSX_BENCH_COLD=0` skips them.\n"
     );
     let rows: Vec<(&str, &str, Option<&Estimate>, Option<&Estimate>)> = BUILD_ROWS
@@ -495,14 +502,10 @@ fn builds(s: &mut String, r: &Results) {
             parts.push(format!("{} with 1 harness", fmt_ratio(c.ns / n.ns)));
         }
         if let (Some(c), Some(n)) = (cold.3, new.3) {
-            parts.push(format!("{} with 4", fmt_ratio(c.ns / n.ns)));
+            parts.push(format!("{} with a batch of 4", fmt_ratio(c.ns / n.ns)));
         }
         if !parts.is_empty() {
-            let _ = writeln!(
-                s,
-                "A cold build takes {} the time of a new generation.\n",
-                parts.join(", ")
-            );
+            let _ = writeln!(s, "Cold vs new generation: {}.\n", parts.join(", "));
         }
     }
     for (g, _, one, four) in &rows {
@@ -651,10 +654,18 @@ mod tests {
         assert!(md.contains(
             "| new generation (dependencies built) | 2.00 s [2.00, 2.00] * | 5.00 s [5.00, 5.00] * | 2.50x | 1.25 s |"
         ), "{md}");
-        assert!(md.contains("| cold (empty cache and target) | not run | not run | — | — |"));
+        assert!(
+            md.contains(
+                "| cold (empty cache and target) | not run | 50.0 s [50.0, 50.0] * | — | 12.5 s |"
+            ),
+            "{md}"
+        );
+        assert!(md.contains("Cold vs new generation: 10.0x with a batch of 4."));
         assert!(md.contains(
-            "No results for `build/cold/{1_harness,4_harnesses}`: run `cargo bench -p harnessx-benches --bench build_driver -- build/cold` (without `HARNESSX_BENCH_COLD=0`)."
+            "No results for `build/cold/{1_harness}`: run `cargo bench -p harnessx-benches --bench build_driver -- build/cold` (without `HARNESSX_BENCH_COLD=0`)."
         ), "{md}");
+        // A difference of rough results is rough.
+        assert!(md.contains("| engine alone, compiled (engine + env − env) | 15.0 µs | 30% |"));
         assert!(md.contains("`*` fewer than 10 samples"));
         // Every table names its command.
         for cmd in [CODEGEN_CMD, RUNTIME_CMD, BUILD_CMD] {
