@@ -9,7 +9,12 @@ const LEFT: f64 = 60.0;
 const RIGHT: f64 = 150.0;
 const TOP: f64 = 36.0;
 const BOTTOM: f64 = 48.0;
-const COLORS: [&str; 4] = ["#1f77b4", "#d62728", "#2ca02c", "#ff7f0e"];
+const COLORS: [&str; 6] = [
+    "#1f77b4", "#d62728", "#2ca02c", "#ff7f0e", "#9467bd", "#7f7f7f",
+];
+/// At most this many x values get a label; with more, every n-th does (first and last
+/// always).
+const MAX_X_LABELS: usize = 12;
 
 /// Text content, escaped for XML.
 fn esc(s: &str) -> String {
@@ -99,7 +104,9 @@ fn nice_max(v: f64) -> f64 {
     v * 1.1
 }
 
-/// A line chart: each series is a name and (x, y) points; x values are labelled as given.
+/// A line chart: each series is a name and (x, y) points; x values are labelled as given
+/// (at most [`MAX_X_LABELS`] of them). `ymax` fixes the top of the y axis (e.g. 1 for
+/// rates); without it the axis fits the data.
 pub fn line_chart(
     title: &str,
     xlabel: &str,
@@ -121,7 +128,14 @@ pub fn line_chart(
         let mut xs: Vec<f64> = all.iter().map(|p| p.0).collect();
         xs.sort_by(f64::total_cmp);
         xs.dedup();
-        for x in xs {
+        let every = xs.len().div_ceil(MAX_X_LABELS).max(1);
+        let last = xs.len() - 1;
+        for (i, &x) in xs.iter().enumerate() {
+            // The last label always; a regular one too close before it is left out.
+            let regular = i % every == 0 && (i == last || last - i >= every.div_ceil(2));
+            if !regular && i != last {
+                continue;
+            }
             let _ = writeln!(
                 s,
                 r#"<text x="{:.1}" y="{}" text-anchor="middle">{}</text>"#,
@@ -204,4 +218,30 @@ pub fn bar_chart(
     legend(&mut s, &names);
     s.push_str("</svg>\n");
     s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn line_chart_gives_five_series_five_colors_and_thins_x_labels() {
+        let series: Vec<(&str, Vec<(f64, f64)>)> = (0..5)
+            .map(|i| {
+                let pts = (0..=30)
+                    .map(|x| (f64::from(x) * 50.0, 0.1 * f64::from(i)))
+                    .collect();
+                (["a", "b", "c", "d", "e"][i as usize], pts)
+            })
+            .collect();
+        let svg = line_chart("t", "x", "y", &series, Some(1.0));
+        for c in &COLORS[..5] {
+            assert!(svg.contains(&format!(r#"stroke="{c}""#)), "{c}");
+        }
+        let labels = svg.matches(r#"text-anchor="middle">"#).count();
+        // 31 x values: at most MAX_X_LABELS (plus the last) of them labelled, plus the
+        // title, the x axis label and the y axis label.
+        assert!(labels <= MAX_X_LABELS + 1 + 3, "{labels}");
+        assert!(svg.contains(">0</text>") && svg.contains(">1500</text>"));
+    }
 }
