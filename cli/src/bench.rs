@@ -1,8 +1,10 @@
 //! `harnessx bench evolution`: the evolution benchmark. Runs every arm (seed, random
 //! mutation search, prompt-only, AEGIS, the expert) on every (environment, model tier)
 //! cell for several evolution seeds, at one episode budget and one gate, and writes a
-//! Markdown report with tables and SVG plots. Every number in the report comes from this
-//! command; nothing in it is typed by hand.
+//! Markdown report with tables and SVG plots. Optionally it also runs the real-model arm
+//! (the seed harness and a harness AEGIS evolved on `sim:small`, both against a real
+//! model on a few held-out tasks) and appends the criterion results. Every number
+//! in the report comes from this command; nothing in it is typed by hand.
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
@@ -12,14 +14,44 @@ use std::time::Instant;
 
 use harnessx_evolve::arms::{curve_at, expert_held_out, run_arm, Arm, ArmRun};
 use harnessx_evolve::checkpoint::Config;
-use harnessx_evolve::gate::{GateConfig, Test};
+use harnessx_evolve::emit::unified_diff;
+use harnessx_evolve::gate::{evaluate, static_check, GateConfig, Outcome, Pair, Test};
 use harnessx_evolve::ledger::{write_atomic, Cost};
+use harnessx_evolve::run::{held_out_pairs, parse_model};
+use harnessx_evolve::stats::{sign_test, Rate};
+use harnessx_evolve::svg::line_chart;
+use harnessx_runtime::ir::Decoding;
 
 use crate::exit;
 use crate::output;
 
-/// The TextWorldExpress environment through the stdio bridge (docs/BRIDGE.md).
-pub const TEXTWORLD_ENV: &str = "stdio:python3 bridges/textworld_express_bridge.py";
+/// The TextWorldExpress bridge (docs/BRIDGE.md), run from the workspace root.
+const TWX_BRIDGE: &str = "python3 bridges/textworld_express_bridge.py";
+/// The game the benchmark plays: TextWorld Commonsense (put objects where they belong).
+const TWX_GAME: &str = "twc";
+/// Its settings: one room, two objects to put away, no doors, unlimited inventory.
+const TWX_PARAMS: &str = "numLocations=1,numItemsToPutAway=2,includeDoors=0,limitInventorySize=0";
+/// The bridge's step limit in the simulated cells.
+const TWX_STEP_LIMIT: u32 = 50;
+/// The bridge's step limit when the real-model arm plays TextWorldExpress (a real model's
+/// step costs seconds).
+const REAL_TWX_STEP_LIMIT: u32 = 10;
+/// The real-model arm's default environment and number of tasks: household, where AEGIS
+/// changes the harness (on TextWorldExpress it ships nothing with the sim tiers), and 10
+/// tasks per harness, about 12 minutes of SmolLM2-135M on 2 cores.
+const REAL_ENV: &str = "household";
+const REAL_TASKS: u64 = 10;
+/// The real-model arm's evolved harness: AEGIS with this tier and evolution seed.
+const REAL_FROM_TIER: &str = "small";
+const REAL_FROM_SEED: u64 = 1;
+
+/// The TextWorldExpress bridge on one fold of the game with a step limit.
+fn twx_spec(fold: &str, step_limit: u32) -> String {
+    format!(
+        "stdio:{TWX_BRIDGE} --game {TWX_GAME} --params {TWX_PARAMS} --fold {fold} \
+         --step-limit {step_limit}"
+    )
+}
 
 /// `harnessx bench evolution`'s settings.
 pub struct BenchArgs {
@@ -31,6 +63,21 @@ pub struct BenchArgs {
     pub budget_episodes: Option<u64>,
     pub out: PathBuf,
     pub jobs: Option<usize>,
+    /// The real-model arm's model spec (`openai:...`, `cache:DIR:...`, `replay:DIR`);
+    /// `None`: the arm is not run.
+    pub real_model: Option<String>,
+    /// The real-model arm's environment: household or textworld.
+    pub real_env: Option<String>,
+    /// Tasks per harness in the real-model arm.
+    pub real_tasks: Option<u64>,
+    /// Decodings of the real-model arm: `free`, `constrained` (default constrained).
+    pub real_decodings: Option<Vec<String>>,
+    /// Where an `openai:` real model's responses are recorded.
+    pub real_cache: PathBuf,
+    /// A criterion output directory whose results are appended to the report.
+    pub criterion: Option<PathBuf>,
+    /// The script that ran this command, for the report's generated-by line.
+    pub via: Option<String>,
     /// The command line as typed, for the report.
     pub command: String,
 }
@@ -57,7 +104,7 @@ impl Plan {
             (
                 5,
                 vec!["small", "medium", "large"],
-                vec!["household", "flaky_api"],
+                vec!["household", "flaky_api", "textworld"],
                 8,
                 30,
                 200,
@@ -84,27 +131,54 @@ impl Plan {
     }
 }
 
-/// The environment spec and seed harness of a benchmark environment name.
-fn env_setup(name: &str) -> Result<(String, &'static str), String> {
+/// How a benchmark environment is run.
+struct EnvSetup {
+    /// The environment spec of training (and of held-out episodes unless `held_out`).
+    train: String,
+    /// A separate spec for held-out episodes.
+    held_out: Option<String>,
+    /// The seed harness.
+    harness: &'static str,
+}
+
+/// The specs and seed harness of a benchmark environment name.
+fn env_setup(name: &str) -> Result<EnvSetup, String> {
     match name {
-        "household" => Ok(("household".into(), "examples/household.harness")),
-        "flaky_api" => Ok(("flaky_api".into(), "examples/flaky_api.harness")),
-        "textworld" | "textworld_express" => {
-            Ok((TEXTWORLD_ENV.into(), "bridges/textworld_express.harness"))
-        }
+        "household" => Ok(EnvSetup {
+            train: "household".into(),
+            held_out: None,
+            harness: "examples/household.harness",
+        }),
+        "flaky_api" => Ok(EnvSetup {
+            train: "flaky_api".into(),
+            held_out: None,
+            harness: "examples/flaky_api.harness",
+        }),
+        // The bridge plays game `T mod 1000` of its fold, so held-out task indices would
+        // reach train games again: held-out episodes play the dev fold instead.
+        "textworld" | "textworld_express" => Ok(EnvSetup {
+            train: twx_spec("train", TWX_STEP_LIMIT),
+            held_out: Some(twx_spec("dev", TWX_STEP_LIMIT)),
+            harness: "bridges/textworld_express.harness",
+        }),
         other => Err(format!(
             "unknown benchmark environment `{other}` (household, flaky_api, textworld)"
         )),
     }
 }
 
+fn is_textworld(env: &str) -> bool {
+    matches!(env, "textworld" | "textworld_express")
+}
+
 fn config(plan: &Plan, env: &str, tier: &str, seed: u64) -> Result<Config, String> {
-    let (env_spec, file) = env_setup(env)?;
+    let setup = env_setup(env)?;
+    let file = setup.harness;
     let src = std::fs::read_to_string(file).map_err(|e| format!("`{file}`: {e}"))?;
     Ok(Config {
         file: file.into(),
         seed_source: src,
-        env: env_spec,
+        env: setup.train,
         model: format!("sim:{tier}"),
         rounds: plan.rounds,
         k: plan.k,
@@ -158,6 +232,11 @@ fn run(a: &BenchArgs) -> Result<String, String> {
     for e in &plan.envs {
         env_setup(e)?;
     }
+    // Checked before the long simulated part, so a typo fails at once.
+    let real = match &a.real_model {
+        Some(spec) => Some(RealSetup::new(a, spec)?),
+        None => None,
+    };
     let scratch = std::env::temp_dir().join(format!("harnessx-bench-{}", std::process::id()));
     let mut jobs: Vec<(String, String, Option<Arm>, u64)> = Vec::new();
     for env in &plan.envs {
@@ -185,9 +264,10 @@ fn run(a: &BenchArgs) -> Result<String, String> {
                     return;
                 };
                 let out = scratch.join(format!("{i}"));
+                let held_out = env_setup(&env).ok().and_then(|e| e.held_out);
                 let r = config(&plan, &env, &tier, seed).and_then(|cfg| match arm {
-                    Some(arm) => run_arm(&cfg, arm, &out, 1),
-                    None => expert_held_out(&cfg, 1),
+                    Some(arm) => run_arm(&cfg, arm, &out, held_out.as_deref(), 1),
+                    None => expert_held_out(&cfg, held_out.as_deref(), 1),
                 });
                 let _ = std::fs::remove_dir_all(&out);
                 match r {
@@ -222,14 +302,322 @@ fn run(a: &BenchArgs) -> Result<String, String> {
         v.sort_by_key(|(s, _)| *s);
     }
     let total_secs = started.elapsed().as_secs_f64();
-    let doc = render(&plan, a, &results, total_secs, threads)?;
+    let real = match real {
+        Some(setup) => Some(run_real(&plan, setup, &results)?),
+        None => None,
+    };
+    let criterion = match &a.criterion {
+        Some(dir) => Some(
+            crate::criterion_report::render(dir)
+                .map_err(|e| format!("criterion results in `{}`: {e}", dir.display()))?,
+        ),
+        None => None,
+    };
+    let doc = render(
+        &plan,
+        a,
+        &results,
+        total_secs,
+        threads,
+        real.as_ref(),
+        criterion.as_deref(),
+    )?;
     write_file(&a.out, &doc)?;
     Ok(format!(
-        "wrote {} ({} runs in {:.1} s)\n",
+        "wrote {} ({} runs in {:.1} s{})\n",
         a.out.display(),
         total,
-        total_secs
+        total_secs,
+        real.as_ref().map_or(String::new(), |r| format!(
+            "; real-model arm {:.1} s",
+            r.seconds
+        ))
     ))
+}
+
+// ---------------------------------------------------------------------------------------
+// The real-model arm
+
+/// What the real-model arm runs, checked before anything else runs.
+#[derive(Clone)]
+struct RealSetup {
+    /// The spec as given.
+    given: String,
+    /// The spec used: an `openai:` spec behind a response cache.
+    spec: String,
+    /// The response cache, when this command put one in front of the model.
+    cache: Option<PathBuf>,
+    tasks: u64,
+    decodings: Vec<Decoding>,
+    /// The benchmark environment name (household, textworld).
+    env: String,
+    /// The environment spec of the real-model episodes.
+    env_spec: String,
+}
+
+impl RealSetup {
+    fn new(a: &BenchArgs, given: &str) -> Result<RealSetup, String> {
+        let (spec, cache) = if given.starts_with("openai:") {
+            let dir = &a.real_cache;
+            let d = dir.display().to_string();
+            if d.contains(':') {
+                return Err(format!(
+                    "--real-cache `{d}`: the directory must not contain `:`"
+                ));
+            }
+            (format!("cache:{d}:{given}"), Some(dir.clone()))
+        } else {
+            (given.to_string(), None)
+        };
+        parse_model(&spec).map_err(|e| format!("--real-model: {e}"))?;
+        let mut decodings = Vec::new();
+        for d in a
+            .real_decodings
+            .clone()
+            .unwrap_or_else(|| vec!["constrained".into()])
+        {
+            let d = match d.as_str() {
+                "free" => Decoding::Free,
+                "constrained" => Decoding::Constrained,
+                other => {
+                    return Err(format!(
+                        "--real-decoding: unknown decoding `{other}` (free, constrained)"
+                    ))
+                }
+            };
+            if !decodings.contains(&d) {
+                decodings.push(d);
+            }
+        }
+        let env = a.real_env.clone().unwrap_or_else(|| REAL_ENV.into());
+        let env_spec = if is_textworld(&env) {
+            twx_spec("dev", REAL_TWX_STEP_LIMIT)
+        } else {
+            let setup = env_setup(&env)?;
+            setup.held_out.unwrap_or(setup.train)
+        };
+        Ok(RealSetup {
+            given: given.to_string(),
+            spec,
+            cache,
+            tasks: a.real_tasks.unwrap_or(REAL_TASKS).max(1),
+            decodings,
+            env,
+            env_spec,
+        })
+    }
+}
+
+fn decoding_name(d: Decoding) -> &'static str {
+    match d {
+        Decoding::Free => "free",
+        Decoding::Constrained => "constrained",
+    }
+}
+
+/// What the traces of one evaluation show about the model's replies.
+#[derive(Default)]
+struct ReplyStats {
+    replies: u64,
+    /// Replies the parser did not read as a call (before any repair).
+    malformed: u64,
+    /// Tool calls that reached the environment (not blocked by a rule).
+    tool_calls: u64,
+    /// The calls the model's replies were read as, with counts.
+    calls: BTreeMap<String, u64>,
+    /// Time the model calls took (request to reply, as recorded in the trace's clock).
+    model_ms: u64,
+}
+
+impl ReplyStats {
+    fn add_trace(&mut self, jsonl: &str) {
+        let mut asked = 0;
+        for line in jsonl.lines() {
+            let Ok(e) = serde_json::from_str::<serde_json::Value>(line) else {
+                continue;
+            };
+            let clock = e.get("clock_ms").and_then(|v| v.as_u64()).unwrap_or(0);
+            match e.get("event").and_then(|v| v.as_str()) {
+                Some("model_request") => asked = clock,
+                Some("model_response") => {
+                    self.replies += 1;
+                    self.model_ms += clock.saturating_sub(asked);
+                }
+                Some("model_failed") => self.model_ms += clock.saturating_sub(asked),
+                Some("call_parsed") => match e.get("call").and_then(|v| v.as_str()) {
+                    Some(c) => *self.calls.entry(c.to_string()).or_default() += 1,
+                    None => self.malformed += 1,
+                },
+                Some("tool_call") => self.tool_calls += 1,
+                _ => {}
+            }
+        }
+    }
+
+    /// The model's most frequent call and its share of the replies read as calls.
+    fn top_call(&self) -> Option<(&str, f64)> {
+        let (c, n) = self
+            .calls
+            .iter()
+            .max_by(|a, b| a.1.cmp(b.1).then(b.0.cmp(a.0)))?;
+        let total: u64 = self.calls.values().sum();
+        Some((c.as_str(), *n as f64 / total.max(1) as f64))
+    }
+}
+
+/// One harness under one decoding against the real model.
+struct RealRow {
+    decoding: Decoding,
+    /// `seed` or `evolved`.
+    harness: &'static str,
+    outcomes: Vec<Outcome>,
+    stats: ReplyStats,
+    wall_secs: f64,
+}
+
+impl RealRow {
+    fn rate(&self) -> Rate {
+        Rate::new(
+            self.outcomes.iter().filter(|o| o.success).count() as u64,
+            self.outcomes.len() as u64,
+        )
+    }
+}
+
+struct RealArm {
+    setup: RealSetup,
+    /// Where the evolved harness came from.
+    evolved_from: String,
+    /// Held-out success of seed and evolved under sim:small on the same env (200 tasks).
+    sim_held_out: (f64, f64),
+    diff: String,
+    pairs: Vec<Pair>,
+    rows: Vec<RealRow>,
+    seconds: f64,
+    /// Train episodes of one gate evaluation in the simulated cells.
+    train_episodes: u64,
+}
+
+/// Runs the real-model arm: the seed harness and the harness AEGIS evolved on the arm's
+/// environment with sim:small (evolution seed 1, taken from the simulated cells when they
+/// include it, else evolved here with the same settings), each on the first N held-out
+/// tasks, once per decoding.
+fn run_real(
+    plan: &Plan,
+    setup: RealSetup,
+    results: &BTreeMap<Key, Vec<(u64, ArmRun)>>,
+) -> Result<RealArm, String> {
+    let started = Instant::now();
+    let env = setup.env.as_str();
+    let label = env_label(env);
+    let cfg = config(plan, env, REAL_FROM_TIER, REAL_FROM_SEED)?;
+    let find = |arm: Arm| {
+        results
+            .get(&(env.to_string(), REAL_FROM_TIER.to_string(), arm.name()))
+            .and_then(|v| v.iter().find(|(s, _)| *s == REAL_FROM_SEED))
+            .map(|(_, r)| r.clone())
+    };
+    let held_out_env = env_setup(env)?.held_out;
+    let (evolved, seed_run, evolved_from) = match (find(Arm::Aegis), find(Arm::Seed)) {
+        (Some(e), Some(s)) => (
+            e,
+            s,
+            format!(
+                "the aegis run of the {label} sim:{REAL_FROM_TIER} cell above, evolution \
+                 seed {REAL_FROM_SEED}"
+            ),
+        ),
+        _ => {
+            eprintln!(
+                "real-model arm: evolving on {label} with sim:{REAL_FROM_TIER}, seed \
+                 {REAL_FROM_SEED}"
+            );
+            let out =
+                std::env::temp_dir().join(format!("harnessx-bench-real-{}", std::process::id()));
+            let workers = std::thread::available_parallelism().map_or(1, |n| n.get());
+            let e = run_arm(&cfg, Arm::Aegis, &out, held_out_env.as_deref(), workers);
+            let _ = std::fs::remove_dir_all(&out);
+            let s = run_arm(&cfg, Arm::Seed, &out, held_out_env.as_deref(), workers)?;
+            (
+                e?,
+                s,
+                format!(
+                    "an aegis run with the settings of the simulated cells ({label}, \
+                     sim:{REAL_FROM_TIER}, evolution seed {REAL_FROM_SEED}), made by this \
+                     command for this section"
+                ),
+            )
+        }
+    };
+    let seed_src = harnessx_syntax::print(&harnessx_syntax::parse(&cfg.seed_source).file);
+    let diff = unified_diff(
+        &seed_src,
+        &evolved.harness,
+        "seed.harness",
+        "evolved.harness",
+    );
+    let (held, _) = held_out_pairs(&cfg);
+    let pairs: Vec<Pair> = held.into_iter().take(setup.tasks as usize).collect();
+    let mut rows = Vec::new();
+    for &decoding in &setup.decodings {
+        for (name, src) in [("seed", &cfg.seed_source), ("evolved", &evolved.harness)] {
+            let mut ir = static_check(src)?;
+            ir.model.decoding = decoding;
+            let mut model = parse_model(&setup.spec)?;
+            model.apply_model_ir(&ir.model);
+            let t = Instant::now();
+            let mut outcomes = Vec::new();
+            let mut stats = ReplyStats::default();
+            for (i, p) in pairs.iter().enumerate() {
+                let eval = evaluate(
+                    &ir,
+                    &setup.env_spec,
+                    &model,
+                    std::slice::from_ref(p),
+                    1,
+                    true,
+                )?;
+                for trace in &eval.traces {
+                    stats.add_trace(trace);
+                }
+                let o = eval
+                    .outcomes
+                    .into_iter()
+                    .next()
+                    .ok_or("an evaluation returned no outcome")?;
+                eprintln!(
+                    "real-model arm: {} {name} task {}/{}: {} in {} steps{} ({:.0} s so far)",
+                    decoding_name(decoding),
+                    i + 1,
+                    pairs.len(),
+                    if o.success { "solved" } else { "not solved" },
+                    o.steps,
+                    o.model_error
+                        .as_ref()
+                        .map_or(String::new(), |_| ", model error".into()),
+                    started.elapsed().as_secs_f64()
+                );
+                outcomes.push(o);
+            }
+            rows.push(RealRow {
+                decoding,
+                harness: name,
+                outcomes,
+                stats,
+                wall_secs: t.elapsed().as_secs_f64(),
+            });
+        }
+    }
+    Ok(RealArm {
+        setup,
+        evolved_from,
+        sim_held_out: (seed_run.held_out, evolved.held_out),
+        diff,
+        pairs,
+        rows,
+        seconds: started.elapsed().as_secs_f64(),
+        train_episodes: plan.train_tasks * plan.seeds_per_task,
+    })
 }
 
 fn write_file(path: &Path, text: &str) -> Result<(), String> {
@@ -303,23 +691,67 @@ fn render(
     results: &BTreeMap<Key, Vec<(u64, ArmRun)>>,
     total_secs: f64,
     threads: usize,
+    real: Option<&RealArm>,
+    criterion: Option<&str>,
 ) -> Result<String, String> {
     let mut s = String::new();
     let _ = writeln!(s, "# Benchmarks\n");
+    let generated_by = match &a.via {
+        Some(script) => format!("`{script}`, which runs `{}`", a.command),
+        None => format!("`{}`", a.command),
+    };
     let _ = writeln!(
         s,
-        "<!-- Generated by `{}`. Do not edit by hand: rerun the command. -->\n",
-        a.command
+        "<!-- Generated by {generated_by}. Do not edit by hand: rerun the command. -->\n"
     );
+    let real_note = match real {
+        Some(r) => format!(
+            " The one exception is the real-model arm (section \"Real-model arm\"), which \
+             runs the real model `{}` on {} {} tasks per harness.",
+            r.setup.given,
+            r.setup.tasks,
+            env_label(&r.setup.env)
+        ),
+        None => String::new(),
+    };
     let _ = writeln!(
         s,
         "**All evolution results below are SIMULATED**: the models are the `sim:` tiers, \
-         deterministic stand-ins for language models, not real ones.\n"
+         deterministic stand-ins for language models, not real ones.{real_note}\n"
     );
-    let _ = writeln!(s, "Generated by one command:\n\n```\n{}\n```\n", a.command);
+    match &a.via {
+        Some(script) => {
+            let mut before = String::new();
+            if a.criterion.is_some() {
+                before.push_str(
+                    " runs the criterion benchmarks (`cargo bench -p harnessx-benches`),",
+                );
+            }
+            if a.real_model.is_some() {
+                before.push_str(" starts the real model's server (`scripts/serve-smollm2.sh`),");
+            }
+            if !before.is_empty() {
+                before.push_str(" and then");
+            }
+            let _ = writeln!(
+                s,
+                "Generated by one command:\n\n```\n{script}\n```\n\nwhich{before} \
+                 runs:\n\n```\n{}\n```\n",
+                a.command
+            );
+        }
+        None => {
+            let _ = writeln!(s, "Generated by one command:\n\n```\n{}\n```\n", a.command);
+        }
+    }
     let _ = writeln!(
         s,
-        "It took {total_secs:.0} s of wall time on {threads} worker thread(s) on this machine:\n\n{}",
+        "The simulated part took {total_secs:.0} s of wall time on {threads} worker thread(s){} \
+         on this machine:\n\n{}",
+        real.map_or(String::new(), |r| format!(
+            ", the real-model arm {:.0} s",
+            r.seconds
+        )),
         machine()
     );
 
@@ -329,8 +761,8 @@ fn render(
         "Arms, all at the same budget of **{} train episodes** per run and the same gate \
          (sign test, alpha 0.05, seesaw rule, smoke run); {} rounds of at most {} candidates; \
          each evaluation on {} train tasks x {} seeds; held-out success on {} held-out tasks \
-         (household: its locked held-out split; others: task indices never used for \
-         training); **{} evolution seed(s) per cell**.\n",
+         (household: its locked held-out split; TextWorldExpress: games of its dev fold; \
+         others: task indices never used for training); **{} evolution seed(s) per cell**.\n",
         plan.budget,
         plan.rounds,
         plan.k,
@@ -350,6 +782,11 @@ fn render(
          - **expert**: the upper limit: the seed harness with `noisy:1.0`, which replies \
          with the environment's expert call at every step. No evolution.\n"
     );
+    let _ = writeln!(s, "Environments:\n");
+    for env in &plan.envs {
+        let _ = writeln!(s, "- {}", env_description(env, plan));
+    }
+    s.push('\n');
     let _ = writeln!(
         s,
         "Held-out success is the mean over evolution seeds with a 95% Student t interval \
@@ -369,10 +806,7 @@ fn render(
         for tier in &plan.tiers {
             let _ = write!(s, "| {} | sim:{tier} |", env_label(env));
             for arm in ARMS {
-                let runs = results
-                    .get(&(env.clone(), tier.clone(), arm_name(arm)))
-                    .map(Vec::as_slice)
-                    .unwrap_or(&[]);
+                let runs = runs_of(results, env, tier, arm);
                 let xs: Vec<f64> = runs.iter().map(|(_, r)| r.held_out).collect();
                 let (m, h) = mean_ci(&xs);
                 let (lo, hi) = ((m - h).max(0.0), (m + h).min(1.0));
@@ -398,10 +832,7 @@ fn render(
     for env in &plan.envs {
         for tier in &plan.tiers {
             for arm in ARMS {
-                let runs = results
-                    .get(&(env.clone(), tier.clone(), arm_name(arm)))
-                    .map(Vec::as_slice)
-                    .unwrap_or(&[]);
+                let runs = runs_of(results, env, tier, arm);
                 let n = runs.len().max(1) as f64;
                 let mean =
                     |f: &dyn Fn(&ArmRun) -> f64| runs.iter().map(|(_, r)| f(r)).sum::<f64>() / n;
@@ -441,10 +872,7 @@ fn render(
             let series: Vec<(&str, Vec<(f64, f64)>)> = ARMS
                 .iter()
                 .map(|&arm| {
-                    let runs = results
-                        .get(&(env.clone(), tier.clone(), arm_name(arm)))
-                        .map(Vec::as_slice)
-                        .unwrap_or(&[]);
+                    let runs = runs_of(results, env, tier, arm);
                     let n = runs.len().max(1) as f64;
                     let pts = xs
                         .iter()
@@ -458,9 +886,12 @@ fn render(
                 })
                 .collect();
             let name = format!("{}-{tier}.svg", env_label(env).to_lowercase());
-            let svg = chart(
+            let svg = line_chart(
                 &format!("{} with sim:{tier} (SIMULATED)", env_label(env)),
+                "train episodes spent",
+                "held-out success",
                 &series,
+                Some(1.0),
             );
             write_file(&plot_dir.join(&name), &svg)?;
             let _ = writeln!(
@@ -485,15 +916,23 @@ fn render(
          differences between arms in a row are paired.\n"
     );
 
-    let _ = writeln!(s, "### Not run by this command\n");
-    let all_envs = ["household", "flaky_api", "textworld"];
-    for e in all_envs {
+    if let Some(r) = real {
+        render_real(&mut s, r);
+    }
+    if let Some(text) = criterion {
+        let _ = writeln!(s, "{}\n", text.trim_end());
+    }
+
+    let _ = writeln!(s, "## Not run by this command\n");
+    let mut missing = 0;
+    for e in ["household", "flaky_api", "textworld"] {
         if !plan
             .envs
             .iter()
-            .any(|x| x == e || (e == "textworld" && x == "textworld_express"))
+            .any(|x| x == e || (is_textworld(e) && is_textworld(x)))
         {
-            let why = if e == "textworld" {
+            missing += 1;
+            let why = if is_textworld(e) {
                 "TextWorldExpress through the stdio bridge (`--envs textworld`; needs python3, \
                  Java and `pip install textworld-express==1.1.0`): not included in this run"
             } else {
@@ -502,105 +941,389 @@ fn render(
             let _ = writeln!(s, "- {e}: {why}.");
         }
     }
-    let _ = writeln!(
-        s,
-        "- The real-model arm (SmolLM2-135M on the local llama-cpp-python server, seed vs \
-         evolved on a small task subset) is not part of this command and has not been run; \
-         there are no real-model numbers in this document.\n"
-    );
-
-    let _ = writeln!(s, "## Compiler and runtime benchmarks (criterion)\n");
-    let _ = writeln!(
-        s,
-        "Not generated by this command, so no numbers are shown here. Run them with:\n\n\
-         ```\ncargo bench -p harnessx-benches\n```\n\n\
-         `frontend` (parse, check, lower, codegen of generated harnesses), `codegen` (parse + \
-         check + lower + codegen at 100, 1,000 and 10,000 lines) and `runtime` (per-step \
-         overhead). Criterion writes its reports under `target/criterion/`."
-    );
+    if real.is_none() {
+        missing += 1;
+        let _ = writeln!(
+            s,
+            "- The real-model arm (a real model, e.g. SmolLM2-135M on the local llama-cpp-python \
+             server, on a few held-out tasks with the seed harness and with a harness AEGIS \
+             evolved on sim:small) was not run: there are no real-model numbers \
+             in this document. `scripts/benchmarks.sh` runs it; by hand, start the server with \
+             `url=$(scripts/serve-smollm2.sh)` and add `--real-model \"openai:$url#smollm2\"` \
+             (and `--real-tasks N`, default {REAL_TASKS})."
+        );
+    }
+    if a.criterion.is_none() {
+        missing += 1;
+        let _ = writeln!(
+            s,
+            "- The compiler and runtime benchmarks (criterion): run `cargo bench -p \
+             harnessx-benches` and add `--criterion target/criterion` to include their results \
+             (`scripts/benchmarks.sh` does both). `frontend` (parse, check, lower, codegen of \
+             generated harnesses), `codegen` (parse + check + lower + codegen at 100, 1,000 \
+             and 10,000 lines) and `runtime` (per-step overhead)."
+        );
+    }
+    if missing == 0 {
+        let _ = writeln!(s, "Nothing: every part of the benchmark ran.");
+    }
     Ok(s)
 }
 
-const COLORS: [&str; 5] = ["#7f7f7f", "#d62728", "#ff7f0e", "#1f77b4", "#2ca02c"];
+fn runs_of<'a>(
+    results: &'a BTreeMap<Key, Vec<(u64, ArmRun)>>,
+    env: &str,
+    tier: &str,
+    arm: Option<Arm>,
+) -> &'a [(u64, ArmRun)] {
+    results
+        .get(&(env.to_string(), tier.to_string(), arm_name(arm)))
+        .map(Vec::as_slice)
+        .unwrap_or(&[])
+}
 
-/// A line chart of success (0..1) against episodes, one colored series per arm.
-fn chart(title: &str, series: &[(&str, Vec<(f64, f64)>)]) -> String {
-    let (w, h, l, r, t, b) = (600.0, 320.0, 56.0, 130.0, 34.0, 46.0);
-    let xmax = series
-        .iter()
-        .flat_map(|(_, p)| p.iter().map(|q| q.0))
-        .fold(1.0, f64::max);
-    let px = |x: f64| l + (w - l - r) * x / xmax;
-    let py = |y: f64| h - b - (h - b - t) * y.clamp(0.0, 1.0);
-    let mut s = String::new();
-    let _ = writeln!(
-        s,
-        r#"<svg xmlns="http://www.w3.org/2000/svg" width="{w}" height="{h}" viewBox="0 0 {w} {h}" font-family="sans-serif" font-size="11">"#
-    );
-    let _ = writeln!(s, r#"<rect width="{w}" height="{h}" fill="white"/>"#);
-    let _ = writeln!(
-        s,
-        r#"<text x="{}" y="20" text-anchor="middle" font-size="13">{}</text>"#,
-        w / 2.0,
-        title.replace('&', "&amp;").replace('<', "&lt;")
-    );
-    for i in 0..=4 {
-        let v = f64::from(i) / 4.0;
-        let _ = writeln!(
-            s,
-            r##"<line x1="{l}" y1="{y:.1}" x2="{x1}" y2="{y:.1}" stroke="#ddd"/><text x="{}" y="{:.1}" text-anchor="end">{v:.2}</text>"##,
-            l - 4.0,
-            py(v) + 4.0,
-            y = py(v),
-            x1 = w - r
-        );
+/// One line on what an environment is and how the benchmark runs it.
+fn env_description(env: &str, plan: &Plan) -> String {
+    match env {
+        "household" => "**household**: the built-in ALFWorld-like environment \
+                        (`examples/household.harness`)."
+            .into(),
+        "flaky_api" => "**flaky_api**: the built-in unreliable-tool-use environment \
+                        (`examples/flaky_api.harness`)."
+            .into(),
+        _ => format!(
+            "**TextWorldExpress** (`textworld`): the real TextWorldExpress engine \
+             (`textworld-express` 1.1.0) through the stdio bridge \
+             (`bridges/textworld_express_bridge.py`, docs/BRIDGE.md), seed harness \
+             `bridges/textworld_express.harness`. Game `{TWX_GAME}` (TextWorld Commonsense: put \
+             objects where they belong), parameters `{TWX_PARAMS}` (one room, two objects to \
+             put away, no doors), step limit {TWX_STEP_LIMIT}. Train episodes play games \
+             0-{} of the train fold; held-out episodes play games 0-{} of the dev fold, a \
+             disjoint set of games.",
+            plan.train_tasks.saturating_sub(1),
+            plan.held_out_tasks.saturating_sub(1)
+        ),
     }
-    for i in 0..=5 {
-        let x = xmax * f64::from(i) / 5.0;
-        let _ = writeln!(
-            s,
-            r#"<text x="{:.1}" y="{}" text-anchor="middle">{x:.0}</text>"#,
-            px(x),
-            h - b + 14.0
-        );
+}
+
+/// Wilson 95% interval as `[lo, hi]`.
+fn wilson_text(r: Rate) -> String {
+    let (lo, hi) = r.wilson95();
+    format!("[{lo:.2}, {hi:.2}]")
+}
+
+/// The paired comparison of evolved against seed on the same tasks: the difference in
+/// success rate, tasks only the evolved harness solved, tasks only the seed solved, and
+/// the exact two-sided sign test on those.
+fn paired(seed: &[Outcome], evolved: &[Outcome]) -> (f64, u64, u64, f64) {
+    let n = seed.len().min(evolved.len()).max(1) as f64;
+    let (mut wins, mut losses, mut diff) = (0, 0, 0.0);
+    for (s, e) in seed.iter().zip(evolved) {
+        diff += f64::from(u8::from(e.success)) - f64::from(u8::from(s.success));
+        match (s.success, e.success) {
+            (false, true) => wins += 1,
+            (true, false) => losses += 1,
+            _ => {}
+        }
     }
+    (diff / n, wins, losses, sign_test(wins, losses))
+}
+
+/// Recorded model time per real-model episode, over every row.
+fn model_secs_per_episode(r: &RealArm) -> f64 {
+    let ms: u64 = r.rows.iter().map(|x| x.stats.model_ms).sum();
+    let n: usize = r.rows.iter().map(|x| x.outcomes.len()).sum();
+    ms as f64 / 1000.0 / n.max(1) as f64
+}
+
+fn render_real(s: &mut String, r: &RealArm) {
+    let st = &r.setup;
+    let _ = writeln!(s, "## Real-model arm (REAL model, tiny sample)\n");
+    let first = r.pairs.first().map_or(0, |p| p.task);
+    let last = first + r.pairs.len() as u64 - 1;
+    let (what, limit) = if is_textworld(&st.env) {
+        (
+            format!(
+                "TextWorldExpress games (game `{TWX_GAME}` with `{TWX_PARAMS}`, games 0-{} of \
+                 the dev fold, i.e. held-out task indices {first}-{last} of evolution seed \
+                 {REAL_FROM_SEED}, never played in training)",
+                r.pairs.len() - 1
+            ),
+            format!(
+                " **Step limit {REAL_TWX_STEP_LIMIT}** (the bridge's; {TWX_STEP_LIMIT} in the \
+                 simulated cells: a real model's step costs seconds here)."
+            ),
+        )
+    } else {
+        (
+            format!(
+                "{} tasks (held-out tasks {first}-{last} of evolution seed \
+                 {REAL_FROM_SEED}, never used in training)",
+                env_label(&st.env)
+            ),
+            " Each harness keeps its own step limit, as in the simulated cells.".to_string(),
+        )
+    };
     let _ = writeln!(
         s,
-        r#"<path d="M{l} {t} V{} H{}" stroke="black" fill="none"/>"#,
-        h - b,
-        w - r
-    );
-    let _ = writeln!(
-        s,
-        r#"<text x="{}" y="{}" text-anchor="middle">train episodes spent</text>"#,
-        (l + w - r) / 2.0,
-        h - 10.0
-    );
-    let _ = writeln!(
-        s,
-        r#"<text x="14" y="{c}" text-anchor="middle" transform="rotate(-90 14 {c})">held-out success</text>"#,
-        c = (t + h - b) / 2.0
-    );
-    for (i, (name, pts)) in series.iter().enumerate() {
-        let c = COLORS[i % COLORS.len()];
-        let path: Vec<String> = pts
+        "The seed harness and the harness AEGIS evolved **on the simulation** \
+         (sim:{REAL_FROM_TIER}; {}), each run against the real model `{}` on the same {} \
+         {what}.{limit} Decoding: {}. Under sim:{REAL_FROM_TIER} on the simulated cells' \
+         held-out tasks the two harnesses score {:.3} (seed) and {:.3} (evolved).\n",
+        r.evolved_from,
+        st.given,
+        r.pairs.len(),
+        st.decodings
             .iter()
-            .map(|&(x, y)| format!("{:.1},{:.1}", px(x), py(y)))
-            .collect();
+            .map(|d| match d {
+                Decoding::Free => "`free` (the harnesses as written)".to_string(),
+                Decoding::Constrained => "`constrained` (both harnesses with `decoding = \
+                                          constrained` switched on: the reply must be one of \
+                                          the admissible actions, docs/MODELS.md)"
+                    .to_string(),
+            })
+            .collect::<Vec<_>>()
+            .join("; "),
+        r.sim_held_out.0,
+        r.sim_held_out.1,
+    );
+    let _ = writeln!(
+        s,
+        "| decoding | harness | solved | success [Wilson 95%] | mean steps | replies | \
+         malformed replies | calls executed | the model's most frequent call | model errors | tokens \
+         (prompt + completion) | model time (s) | wall time (s) |\n\
+         |---|---|---|---|---|---|---|---|---|---|---|---|---|"
+    );
+    for row in &r.rows {
+        let rate = row.rate();
+        let n = row.outcomes.len().max(1) as f64;
+        let steps = row.outcomes.iter().map(|o| f64::from(o.steps)).sum::<f64>() / n;
+        let tokens: u64 = row.outcomes.iter().map(|o| o.tokens).sum();
+        let model_secs = row.stats.model_ms as f64 / 1000.0;
+        let errors = row
+            .outcomes
+            .iter()
+            .filter(|o| o.model_error.is_some())
+            .count();
+        let top = row.stats.top_call().map_or("-".to_string(), |(c, share)| {
+            format!("`{c}` ({:.0}%)", share * 100.0)
+        });
         let _ = writeln!(
             s,
-            r#"<polyline points="{}" fill="none" stroke="{c}" stroke-width="2"/>"#,
-            path.join(" ")
-        );
-        let ly = t + 16.0 * i as f64;
-        let _ = writeln!(
-            s,
-            r#"<rect x="{}" y="{ly}" width="10" height="10" fill="{c}"/><text x="{}" y="{}">{name}</text>"#,
-            w - r + 12.0,
-            w - r + 26.0,
-            ly + 9.0
+            "| {} | {} | {}/{} | {:.2} {} | {steps:.1} | {} | {} | {} | {top} | {errors} | \
+             {tokens} | {model_secs:.0} | {:.0} |",
+            decoding_name(row.decoding),
+            row.harness,
+            rate.successes,
+            rate.trials,
+            rate.value(),
+            wilson_text(rate),
+            row.stats.replies,
+            row.stats.malformed,
+            row.stats.tool_calls,
+            row.wall_secs,
         );
     }
-    s.push_str("</svg>\n");
-    s
+    s.push('\n');
+    let _ = writeln!(
+        s,
+        "Paired on the same tasks (evolved minus seed; the sign test is exact and two-sided, \
+         on the tasks only one harness solved):\n\n\
+         | decoding | success difference | solved only by evolved | solved only by seed | \
+         sign test p |\n|---|---|---|---|---|"
+    );
+    for &d in &st.decodings {
+        let get = |h: &str| {
+            r.rows
+                .iter()
+                .find(|x| x.decoding == d && x.harness == h)
+                .map(|x| x.outcomes.as_slice())
+                .unwrap_or(&[])
+        };
+        let (diff, wins, losses, p) = paired(get("seed"), get("evolved"));
+        let _ = writeln!(
+            s,
+            "| {} | {diff:+.2} | {wins} | {losses} | {p:.3} |",
+            decoding_name(d)
+        );
+    }
+    s.push('\n');
+    let _ = writeln!(
+        s,
+        "\"Replies\" counts every model reply (re-asks included); \"malformed\" those the \
+         parser did not read as a call before repair; \"calls executed\" the calls that \
+         reached the environment (a rule may block one); the most frequent call's share is of \
+         the replies read as calls; \"model time\" is the recorded latency of \
+         the model calls (stored with each cached response, so it is the same when replayed); \
+         \"wall time\" is this run's, which is seconds when the responses come from the cache. \
+         An episode that ends on a model error (e.g. a prompt longer than the server's context \
+         window) counts as not solved.\n"
+    );
+    match &st.cache {
+        Some(dir) => {
+            let _ = writeln!(
+                s,
+                "Every response was recorded in `{}` (`{}`); rerunning the command replays them \
+                 without asking the model again, and `--real-model replay:{}` replays them with \
+                 no server at all.\n",
+                dir.display(),
+                st.spec,
+                dir.display()
+            );
+        }
+        None => {
+            let _ = writeln!(s, "The model spec was used as given (`{}`).\n", st.spec);
+        }
+    }
+    let _ = writeln!(s, "What the evolution changed (seed to evolved):\n");
+    if r.diff.trim().is_empty() {
+        let _ = writeln!(
+            s,
+            "Nothing: AEGIS shipped no harness in this run, so \"evolved\" is the seed \
+             harness and the comparison measures nothing but the model's run-to-run \
+             variation.\n"
+        );
+    } else {
+        let _ = writeln!(s, "```diff\n{}\n```\n", r.diff.trim_end());
+    }
+    let _ = writeln!(
+        s,
+        "What this shows, and what it does not:\n\n\
+         - It shows what the two harnesses do with this real model on these tasks: the \
+         success counts, whether the replies are calls at all, and what the model chooses.\n\
+         - The sample is tiny ({} tasks per harness): the Wilson intervals above are wide, and \
+         only a large difference could be told from chance.\n\
+         - The evolved harness was selected for the *simulated* model. Any difference here is \
+         transfer from sim:{REAL_FROM_TIER} to the real model, not the result of evolving \
+         against the real model; no evolution ran against the real model (one evaluation \
+         of a candidate on {} train episodes would take about {:.0} minutes of model time at \
+         the speed above, and a run evaluates dozens).\n\
+         - {}\n",
+        r.pairs.len(),
+        r.train_episodes,
+        r.train_episodes as f64 * model_secs_per_episode(r) / 60.0,
+        if is_textworld(&st.env) {
+            format!(
+                "The step limit ({REAL_TWX_STEP_LIMIT}) is shorter than in the simulated cells \
+                 ({TWX_STEP_LIMIT}), so these numbers are not comparable with the table above."
+            )
+        } else {
+            "Only the model differs from the simulated cells: same harnesses, same \
+             environment, the first of the same held-out tasks."
+                .to_string()
+        }
+    );
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn outcome(task: u64, success: bool) -> Outcome {
+        Outcome {
+            task,
+            seed: 0,
+            success,
+            tokens: 0,
+            steps: 1,
+            clock_ms: 0,
+            model_error: None,
+        }
+    }
+
+    fn args() -> BenchArgs {
+        BenchArgs {
+            quick: true,
+            seeds: None,
+            tiers: None,
+            envs: None,
+            rounds: None,
+            budget_episodes: None,
+            out: "x/BENCHMARKS.md".into(),
+            jobs: None,
+            real_model: None,
+            real_env: None,
+            real_tasks: None,
+            real_decodings: None,
+            real_cache: "target/cache".into(),
+            criterion: None,
+            via: None,
+            command: "harnessx bench evolution --quick".into(),
+        }
+    }
+
+    #[test]
+    fn textworld_trains_and_tests_on_disjoint_folds() {
+        let e = env_setup("textworld").unwrap();
+        assert!(e.train.contains("--fold train") && e.train.contains("--game twc"));
+        let held = e.held_out.unwrap();
+        assert!(held.contains("--fold dev"), "{held}");
+        assert!(held.contains(&format!("--step-limit {TWX_STEP_LIMIT}")));
+        assert!(env_setup("household").unwrap().held_out.is_none());
+    }
+
+    #[test]
+    fn quick_needs_no_python_and_full_includes_textworld() {
+        let mut a = args();
+        assert_eq!(Plan::new(&a).envs, ["household"]);
+        a.quick = false;
+        assert!(Plan::new(&a).envs.iter().any(|e| e == "textworld"));
+    }
+
+    #[test]
+    fn an_openai_real_model_is_recorded_in_the_cache() {
+        let mut a = args();
+        let r = RealSetup::new(&a, "openai:http://127.0.0.1:8089/v1#smollm2").unwrap();
+        assert_eq!(
+            r.spec,
+            "cache:target/cache:openai:http://127.0.0.1:8089/v1#smollm2"
+        );
+        assert_eq!(r.decodings, [Decoding::Constrained]);
+        assert_eq!((r.env.as_str(), r.tasks), (REAL_ENV, REAL_TASKS));
+        let r = RealSetup::new(&a, "replay:target/cache").unwrap();
+        assert_eq!((r.spec.as_str(), r.cache), ("replay:target/cache", None));
+        a.real_decodings = Some(vec!["free".into(), "constrained".into(), "free".into()]);
+        a.real_env = Some("textworld".into());
+        let r = RealSetup::new(&a, "replay:target/cache").unwrap();
+        assert_eq!(r.decodings, [Decoding::Free, Decoding::Constrained]);
+        assert!(r
+            .env_spec
+            .contains(&format!("--step-limit {REAL_TWX_STEP_LIMIT}")));
+        a.real_decodings = Some(vec!["greedy".into()]);
+        assert!(RealSetup::new(&a, "replay:x").is_err());
+    }
+
+    #[test]
+    fn reply_stats_read_calls_malformed_replies_and_model_time() {
+        let trace = [
+            r#"{"event":"model_request","clock_ms":100}"#,
+            r#"{"event":"model_response","clock_ms":1100}"#,
+            r#"{"event":"call_parsed","clock_ms":1100,"call":"look()","error":null}"#,
+            r#"{"event":"tool_call","clock_ms":1100,"call":"look()"}"#,
+            r#"{"event":"model_request","clock_ms":1200}"#,
+            r#"{"event":"model_response","clock_ms":1700}"#,
+            r#"{"event":"call_parsed","clock_ms":1700,"call":null,"error":"prose"}"#,
+            r#"{"event":"model_request","clock_ms":1700}"#,
+            r#"{"event":"model_response","clock_ms":1800}"#,
+            r#"{"event":"call_parsed","clock_ms":1800,"call":"finish()","error":null}"#,
+        ]
+        .join("\n");
+        let mut st = ReplyStats::default();
+        st.add_trace(&trace);
+        assert_eq!((st.replies, st.malformed, st.tool_calls), (3, 1, 1));
+        assert_eq!(st.model_ms, 1000 + 500 + 100);
+        // A tie goes to the call that sorts first.
+        assert_eq!(st.top_call(), Some(("finish()", 0.5)));
+    }
+
+    #[test]
+    fn paired_counts_discordant_tasks() {
+        let seed = [outcome(0, true), outcome(1, false), outcome(2, false)];
+        let evolved = [outcome(0, true), outcome(1, true), outcome(2, true)];
+        let (diff, wins, losses, p) = paired(&seed, &evolved);
+        assert!((diff - 2.0 / 3.0).abs() < 1e-12);
+        assert_eq!((wins, losses), (2, 0));
+        assert!((p - 0.5).abs() < 1e-12);
+        assert_eq!(paired(&seed, &seed).3, 1.0);
+    }
 }

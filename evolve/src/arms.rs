@@ -14,6 +14,12 @@
 //! The environment's expert (the upper limit) is not an arm of the loop: the benchmark
 //! runs the seed harness with `noisy:1.0`, the model that replies with the environment's
 //! expert call at every step ([`expert_held_out`]).
+//!
+//! Held-out episodes normally run in the training environment on task indices never used
+//! for training. An environment whose task indices wrap around (the TextWorldExpress
+//! bridge plays game `T mod 1000` of its fold, so held-out index 1,000,000 is train game
+//! 0) takes a separate held-out spec, e.g. the bridge on its dev fold: the `held_out_env`
+//! argument below.
 
 use std::path::Path;
 use std::time::Instant;
@@ -102,24 +108,41 @@ pub struct ArmRun {
     /// Train episodes and tokens spent by the search (0 for the seed and the expert).
     pub episodes: u64,
     pub tokens: u64,
-    /// Wall time of the whole run, held-out evaluation included.
+    /// Wall time of the whole run, the run's own held-out evaluation included (the extra
+    /// measurements for the curve are not).
     pub seconds: f64,
     /// Harnesses shipped.
     pub ships: usize,
+    /// The source of the harness the arm ends with (the seed's for the seed and the
+    /// expert).
+    pub harness: String,
 }
 
-/// The held-out success of `source` under `model` on `cfg`'s held-out pairs.
-pub fn held_out_of(source: &str, cfg: &Config, model: &str, workers: usize) -> Result<f64, String> {
+/// The held-out success of `source` under `model` on `cfg`'s held-out pairs, run in
+/// `env` (`cfg.env` unless the environment has a separate held-out spec).
+pub fn held_out_of(
+    source: &str,
+    cfg: &Config,
+    model: &str,
+    env: &str,
+    workers: usize,
+) -> Result<f64, String> {
     let ir = static_check(source)?;
     let model = parse_model(model)?;
     let (pairs, _) = held_out_pairs(cfg);
-    Ok(evaluate(&ir, &cfg.env, &model, &pairs, workers, false)?.success_rate())
+    Ok(evaluate(&ir, env, &model, &pairs, workers, false)?.success_rate())
 }
 
-/// The expert's run: the seed harness with `noisy:1.0` on the held-out pairs.
-pub fn expert_held_out(cfg: &Config, workers: usize) -> Result<ArmRun, String> {
+/// The expert's run: the seed harness with `noisy:1.0` on the held-out pairs, in
+/// `held_out_env` (default `cfg.env`).
+pub fn expert_held_out(
+    cfg: &Config,
+    held_out_env: Option<&str>,
+    workers: usize,
+) -> Result<ArmRun, String> {
     let t = Instant::now();
-    let h = held_out_of(&cfg.seed_source, cfg, "noisy:1.0", workers)?;
+    let env = held_out_env.unwrap_or(&cfg.env);
+    let h = held_out_of(&cfg.seed_source, cfg, "noisy:1.0", env, workers)?;
     Ok(ArmRun {
         held_out: h,
         curve: vec![(0, h)],
@@ -127,15 +150,25 @@ pub fn expert_held_out(cfg: &Config, workers: usize) -> Result<ArmRun, String> {
         tokens: 0,
         seconds: t.elapsed().as_secs_f64(),
         ships: 0,
+        harness: cfg.seed_source.clone(),
     })
 }
 
 /// Runs `arm` on `cfg` in `out` (removed first if it exists). The seed arm is only the
-/// held-out evaluation of the seed harness.
-pub fn run_arm(cfg: &Config, arm: Arm, out: &Path, workers: usize) -> Result<ArmRun, String> {
+/// held-out evaluation of the seed harness. Held-out episodes run in `held_out_env`
+/// (default `cfg.env`); with a separate one, the run's own held-out result (measured in
+/// `cfg.env`) is replaced by a measurement there.
+pub fn run_arm(
+    cfg: &Config,
+    arm: Arm,
+    out: &Path,
+    held_out_env: Option<&str>,
+    workers: usize,
+) -> Result<ArmRun, String> {
     let t = Instant::now();
+    let env = held_out_env.unwrap_or(&cfg.env);
     if arm == Arm::Seed {
-        let h = held_out_of(&cfg.seed_source, cfg, &cfg.model, workers)?;
+        let h = held_out_of(&cfg.seed_source, cfg, &cfg.model, env, workers)?;
         return Ok(ArmRun {
             held_out: h,
             curve: vec![(0, h)],
@@ -143,6 +176,7 @@ pub fn run_arm(cfg: &Config, arm: Arm, out: &Path, workers: usize) -> Result<Arm
             tokens: 0,
             seconds: t.elapsed().as_secs_f64(),
             ships: 0,
+            harness: cfg.seed_source.clone(),
         });
     }
     let _ = std::fs::remove_dir_all(out);
@@ -157,13 +191,29 @@ pub fn run_arm(cfg: &Config, arm: Arm, out: &Path, workers: usize) -> Result<Arm
         .final_result
         .as_ref()
         .ok_or("the run ended without a held-out evaluation")?;
+    let separate = env != cfg.env;
+    // Held-out success per harness text, so no harness is measured twice.
+    let mut measured: Vec<(String, f64)> = Vec::new();
+    let mut held_out = |src: &str| -> Result<f64, String> {
+        if let Some((_, h)) = measured.iter().find(|(s, _)| s == src) {
+            return Ok(*h);
+        }
+        let h = held_out_of(src, cfg, &cfg.model, env, workers)?;
+        measured.push((src.to_string(), h));
+        Ok(h)
+    };
+    let seed_h = if separate {
+        held_out(&cfg.seed_source)?
+    } else {
+        fin.seed_held_out
+    };
     // The curve: every shipped harness evaluated once on the held-out pairs (measurement,
     // not charged to the budget).
     let mut curve = vec![(
         seed_episodes(&cp).unwrap_or(cp.budget.used.episodes),
-        fin.seed_held_out,
+        seed_h,
     )];
-    let mut current = fin.seed_held_out;
+    let mut current = seed_h;
     let mut ships = 0;
     for r in &cp.rounds {
         if r.shipped.is_some() {
@@ -173,17 +223,23 @@ pub fn run_arm(cfg: &Config, arm: Arm, out: &Path, workers: usize) -> Result<Arm
                 .join("harness.harness");
             let src =
                 std::fs::read_to_string(&path).map_err(|e| format!("`{}`: {e}", path.display()))?;
-            current = held_out_of(&src, cfg, &cfg.model, workers)?;
+            current = held_out(&src)?;
         }
         curve.push((r.used.episodes, current));
     }
+    let best = if separate {
+        held_out(&cp.parent_source)?
+    } else {
+        fin.best_held_out
+    };
     Ok(ArmRun {
-        held_out: fin.best_held_out,
+        held_out: best,
         curve,
         episodes: cp.budget.used.episodes,
         tokens: cp.budget.used.tokens,
         seconds,
         ships,
+        harness: cp.parent_source.clone(),
     })
 }
 
