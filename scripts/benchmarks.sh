@@ -1,0 +1,54 @@
+#!/usr/bin/env bash
+# Every number in docs/BENCHMARKS.md, from one command:
+#
+#   scripts/benchmarks.sh
+#
+# 1. `cargo bench -p harnessx-benches`: the criterion benchmarks (results in
+#    target/criterion/).
+# 2. SmolLM2-135M-Instruct served on loopback by scripts/serve-smollm2.sh (set up on the
+#    first run; stopped on exit, however the script ends).
+# 3. `harnessx bench evolution` with the criterion results and the real-model arm, writing
+#    docs/BENCHMARKS.md and docs/bench/*.svg. The real model's responses are recorded in
+#    target/bench-real-model-cache/, so a rerun replays them instead of asking again.
+#
+# Needs the Rust toolchain, python3 with textworld-express 1.1.0 and Java (the
+# TextWorldExpress environment), and what scripts/setup-smollm2.sh needs. Takes about
+# half an hour on 2 cores: criterion a few minutes, the simulated cells about 10 minutes,
+# the real-model arm about 12 (seconds when replayed from the cache).
+#
+# Environment:
+#   HARNESSX_BENCH_SKIP_CRITERION=1   use the criterion results already in target/criterion
+#   HARNESSX_BENCH_NO_REAL_MODEL=1    leave the real-model arm out (the report says so)
+# Further arguments go to `harnessx bench evolution` (e.g. --real-tasks 4).
+set -euo pipefail
+
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+
+step() {
+  printf '\n==> %s\n' "$*" >&2
+}
+
+if [[ "${HARNESSX_BENCH_SKIP_CRITERION:-}" != 1 ]]; then
+  step "cargo bench -p harnessx-benches"
+  cargo bench -p harnessx-benches
+fi
+
+step "cargo build --release -p harnessx"
+cargo build --release -p harnessx
+
+real=()
+if [[ "${HARNESSX_BENCH_NO_REAL_MODEL:-}" != 1 ]]; then
+  step "SmolLM2-135M server"
+  url="$(scripts/serve-smollm2.sh)"
+  trap 'scripts/serve-smollm2.sh --stop' EXIT
+  # Household prompts reach ~1,700 tokens; under load one call can take over a minute.
+  real=(--real-model "openai:$url#smollm2?timeout_ms=300000")
+fi
+
+step "harnessx bench evolution"
+cargo run --release -q -p harnessx -- bench evolution \
+  --via scripts/benchmarks.sh \
+  --criterion target/criterion \
+  "${real[@]}" \
+  --out docs/BENCHMARKS.md \
+  "$@"
