@@ -23,8 +23,9 @@
 //! 3. **Forgetting**: if the goal line is no longer in the context, with probability
 //!    rising with context size the model acts without it (finishes or wanders).
 //! 4. **Tool errors**: after a reported failure it mishandles it with some probability —
-//!    moves on without retrying when retrying was right, or repeats the failed call when
-//!    it was wrong. A second failure-related message in the turn lowers that.
+//!    when retrying was right it gives up and finishes (a share `error_give_up`) or moves
+//!    on without retrying; when retrying was wrong it repeats the failed call. A second
+//!    failure-related message in the turn lowers that.
 //! 5. Otherwise one draw: the expert action with probability `p`; else a failure kind by
 //!    weight — prose (the call buried in a sentence; `repair extract_action` recovers it,
 //!    except in ambiguous replies naming two calls), bare (a natural-language command;
@@ -34,12 +35,16 @@
 //!    anti-repetition hint the loop share, a check-before-finishing warning the finish
 //!    share — and the mass they remove goes to the expert action. Under
 //!    `decoding = constrained` malformed replies cannot happen: prose and bare become the
-//!    call they contained, garbage becomes a random admissible action.
+//!    call they contained, garbage becomes a random admissible action. Where the
+//!    environment lists no actions (an API), a wrong turn goes back to one of its own
+//!    earlier calls; with none yet, a constrained reply is the expert's tool called with
+//!    the task text.
 //! 6. Side effects: after an anti-repetition hint, with probability `hint_deviate` the
 //!    model abandons its intended action for another one (the cost of a hint that fires on
 //!    a correct path); after a check-before-finishing warning it calls a checking tool
-//!    (`examine`, `look`, ...) before finishing; it cannot write an action whose names
-//!    never appeared in the context (so compaction can drop what a task needs); a
+//!    (`examine`, `look`, `fetch`, ...) on the last thing it named before finishing; it
+//!    cannot write an action whose names never appeared in the context (so compaction can
+//!    drop what a task needs; composed text — a query, a message — needs only its ids); a
 //!    reflection request makes it write its reflection before the call, which only a
 //!    repair can turn back into a call.
 //!
@@ -152,6 +157,9 @@ pub struct SimParams {
     // --- tool errors ---
     /// Probability of mishandling a reported tool failure.
     pub error_mishandle: f64,
+    /// Share of mishandled failures where retrying was right (a transient error) in which
+    /// it gives up and finishes ("the API is down") instead of making a wrong turn.
+    pub error_give_up: f64,
 
     // --- reactions to the harness ---
     /// How many turns (model replies) an injected hint keeps working.
@@ -199,6 +207,7 @@ impl SimParams {
             forget_cap: 0.80,
             forget_finish: 0.30,
             error_mishandle: 0.50,
+            error_give_up: 0.50,
             hint_memory: 2,
             loop_hint_factor: 0.30,
             hint_deviate: 0.10,
@@ -232,6 +241,7 @@ impl SimParams {
             forget_cap: 0.60,
             forget_finish: 0.30,
             error_mishandle: 0.35,
+            error_give_up: 0.50,
             hint_memory: 2,
             loop_hint_factor: 0.30,
             hint_deviate: 0.20,
@@ -265,6 +275,7 @@ impl SimParams {
             forget_cap: 0.30,
             forget_finish: 0.30,
             error_mishandle: 0.15,
+            error_give_up: 0.50,
             hint_memory: 2,
             loop_hint_factor: 0.30,
             // Large models follow instructions literally: told to "try something
@@ -405,7 +416,8 @@ impl SimModel {
         }
         let w = World::new(req, &r);
         let intent = self.intent(&r, &w, &mut rng);
-        let text = w.write(intent, &r, &mut rng, p.prose_ambiguous);
+        let goal = self.goal.as_deref().unwrap_or("");
+        let text = w.write(intent, &r, &mut rng, p.prose_ambiguous, goal);
         if r.reflect_now && req.decoding == Decoding::Free && parse_call(&text, &req.tools).is_ok()
         {
             // Asked to reflect, it writes the reflection first: the reply is no longer a
@@ -440,7 +452,11 @@ impl SimModel {
         {
             // Retrying was right when the expert would repeat the failed call.
             if r.last_call() == w.expert.as_ref() {
-                Intent::Wander
+                if u_split < p.error_give_up {
+                    Intent::Finish
+                } else {
+                    Intent::Wander
+                }
             } else {
                 Intent::Loop
             }
@@ -459,7 +475,7 @@ impl SimModel {
         {
             intent = Intent::Verify;
         }
-        if intent == Intent::Expert && !w.expert.as_ref().is_some_and(|e| r.grounded(e)) {
+        if intent == Intent::Expert && !w.expert.as_ref().is_some_and(|e| w.can_write(e, r)) {
             // It cannot name what it has not seen (or there is no expert to follow).
             intent = Intent::Wander;
         }
@@ -599,11 +615,22 @@ impl<'q> World<'q> {
     }
 
     /// A wrong turn: an admissible action it has seen, other than the expert's, its
-    /// previous call, and `finish` (finishing is a failure of its own).
+    /// previous call, and `finish` (finishing is a failure of its own). Where the
+    /// environment lists no actions (an API), a wrong turn goes back to one of its own
+    /// earlier calls, under the same exclusions.
     fn wander(&self, r: &Reading, u: f64) -> Option<ToolCall> {
         let not = |c: &ToolCall| {
             Some(c) != self.expert.as_ref() && c.tool != "finish" && Some(c) != r.last_call()
         };
+        if self.admissible.is_empty() {
+            let mut pool: Vec<&ToolCall> = Vec::new();
+            for c in r.calls.iter().filter(|c| not(c)) {
+                if !pool.contains(&c) {
+                    pool.push(c);
+                }
+            }
+            return pick(&pool, u).map(|c| (*c).clone());
+        }
         let mut pool: Vec<&ToolCall> = self
             .admissible
             .iter()
@@ -615,11 +642,53 @@ impl<'q> World<'q> {
         pick(&pool, u).map(|c| (*c).clone())
     }
 
-    fn write(&self, intent: Intent, r: &Reading, rng: &mut Rng, ambiguous: f64) -> String {
+    /// The expert's call can be written: its names are grounded in the context, or, under
+    /// constrained decoding, it is one of the listed admissible actions.
+    fn can_write(&self, e: &ToolCall, r: &Reading) -> bool {
+        r.grounded(e) || (self.constrained && self.admissible.contains(e))
+    }
+
+    /// The thing a call names, for checking it: its first string argument that is a name —
+    /// not one of an `enum`'s choices (a channel, a mode) and not composed text (a query,
+    /// a message).
+    fn subject<'c>(&self, c: &'c ToolCall) -> Option<&'c str> {
+        let params = self.params_of(&c.tool).unwrap_or(&[]);
+        c.args.iter().find_map(|a| {
+            let s = a.value.as_str()?;
+            let choice = params
+                .iter()
+                .any(|p| p.name == a.name && matches!(p.ty, TypeIr::Enum(_)));
+            let composed = s.split_whitespace().count() >= read::COMPOSED_WORDS;
+            (!choice && !composed).then_some(s)
+        })
+    }
+
+    /// A wrong turn with nothing to turn to (no listed actions, no calls of its own yet),
+    /// when the decoding forces a call: the expert's tool (or the first declared tool that
+    /// is not `finish`) with the task text in every required argument — the whole task
+    /// pasted into a search box, say.
+    fn guess(&self, goal: &str) -> Option<ToolCall> {
+        let tool = self
+            .expert
+            .as_ref()
+            .filter(|e| e.tool != "finish")
+            .and_then(|e| self.tools.iter().find(|t| t.name == e.tool))
+            .or_else(|| self.tools.iter().find(|t| t.name != "finish"))?;
+        Some(fill_required(ToolCall::new(&tool.name), &tool.params, goal))
+    }
+
+    fn write(
+        &self,
+        intent: Intent,
+        r: &Reading,
+        rng: &mut Rng,
+        ambiguous: f64,
+        goal: &str,
+    ) -> String {
         let (u_pick, u_style, u_amb) = (rng.unit(), rng.unit(), rng.unit());
         // The call it means: the expert's if it has seen every name in it, else a guess.
         let meant = match &self.expert {
-            Some(e) if self.constrained || r.grounded(e) => Some(e.clone()),
+            Some(e) if self.can_write(e, r) => Some(e.clone()),
             Some(_) => self.wander(r, u_pick),
             None => None,
         };
@@ -648,9 +717,12 @@ impl<'q> World<'q> {
                 Some(c) => self.text(&c),
                 None => match r.last_call() {
                     Some(c) => self.text(c),
-                    None => pick(GARBAGE, u_style)
-                        .map(|s| s.to_string())
-                        .unwrap_or_default(),
+                    None => match self.guess(goal).filter(|_| self.constrained) {
+                        Some(c) => self.text(&c),
+                        None => pick(GARBAGE, u_style)
+                            .map(|s| s.to_string())
+                            .unwrap_or_default(),
+                    },
                 },
             },
             Intent::Verify => match self.verify_tool {
@@ -659,7 +731,7 @@ impl<'q> World<'q> {
                         .calls
                         .iter()
                         .rev()
-                        .find_map(|c| c.args.iter().find_map(|a| a.value.as_str()))
+                        .find_map(|c| self.subject(c))
                         .unwrap_or("room")
                         .to_string();
                     self.text(&fill_required(ToolCall::new(&t.name), &t.params, &subject))
@@ -1082,6 +1154,187 @@ mod tests {
             r
         };
         assert_eq!(share(Tier::Large, 200, mk, |r| r.contains("cupboard")), 0.0);
+    }
+
+    /// An API-style request: no admissible list, a `Task:` line instead of `goal:`, the
+    /// ticket tools, one earlier search, then `extra`.
+    fn api_req(seed: u64, expert: ToolCall, extra: &[Message]) -> ModelRequest {
+        let s = |n: &str| ParamIr::new(n, TypeIr::String);
+        let spec = |name: &str, params| ToolSpec {
+            name: name.into(),
+            description: String::new(),
+            params,
+        };
+        let tools = vec![
+            spec("search", vec![s("query")]),
+            spec("fetch", vec![s("id")]),
+            spec(
+                "notify",
+                vec![
+                    ParamIr::new("channel", TypeIr::Enum(vec!["email".into(), "sms".into()])),
+                    s("message"),
+                ],
+            ),
+            spec("finish", vec![s("answer")]),
+        ];
+        let mut messages = vec![
+            msg(Role::System, "You operate an API to complete: Close the open ticket from Hooli about \"login page is blank\"."),
+            msg(Role::User, "Task: Close the open ticket from Hooli about \"login page is blank\"."),
+            msg(Role::Assistant, r#"search("login page is blank Hooli")"#),
+            msg(Role::User, "2 result(s)\nT-5673 | login page is blank | Hooli\nT-8495 | login page is blank | Hooli"),
+        ];
+        messages.extend_from_slice(extra);
+        ModelRequest {
+            messages,
+            tools,
+            temperature: 0.0,
+            max_tokens: 64,
+            top_p: None,
+            decoding: Decoding::Constrained,
+            seed,
+            admissible: vec![],
+            expert: Some(expert),
+        }
+    }
+
+    #[test]
+    fn the_goal_can_be_introduced_as_task() {
+        let r = api_req(0, ToolCall::new("fetch").arg("id", "T-5673"), &[]);
+        assert_eq!(
+            read::goal_line(&r).as_deref(),
+            Some("Close the open ticket from Hooli about \"login page is blank\".")
+        );
+        // A `goal:` marker anywhere wins over `task:`.
+        let mut r = req(0, &[]);
+        r.messages
+            .insert(1, msg(Role::User, "Task: something else"));
+        assert_eq!(read::goal_line(&r).as_deref(), Some("reach the garden."));
+        // With the goal in a pinned system prompt it is never forgotten.
+        let n = 400;
+        let finishes = share(
+            Tier::Small,
+            n,
+            |s| api_req(s, ToolCall::new("fetch").arg("id", "T-5673"), &[]),
+            |t| t.starts_with("finish"),
+        );
+        assert!(finishes < 0.08, "{finishes}");
+    }
+
+    #[test]
+    fn composed_text_needs_only_its_ids_seen() {
+        // A query in its own words, and a message naming a seen id, can be written...
+        let query = ToolCall::new("search").arg("query", "blank login page Hooli");
+        let seen = share(
+            Tier::Large,
+            200,
+            |s| api_req(s, query.clone(), &[]),
+            |t| t == r#"search("blank login page Hooli")"#,
+        );
+        assert!(seen > 0.6, "{seen}");
+        let message = ToolCall::new("notify")
+            .arg("channel", "sms")
+            .arg("message", "Ticket T-5673 has been handled.");
+        let sent = share(
+            Tier::Large,
+            200,
+            |s| api_req(s, message.clone(), &[]),
+            |t| t.starts_with("notify("),
+        );
+        assert!(sent > 0.6, "{sent}");
+        // ...but not one naming an id it never saw, nor a short name it never saw.
+        for unseen in [
+            ToolCall::new("notify")
+                .arg("channel", "sms")
+                .arg("message", "Ticket T-9999 has been handled."),
+            ToolCall::new("fetch").arg("id", "T-9999"),
+        ] {
+            let n = share(
+                Tier::Large,
+                200,
+                |s| api_req(s, unseen.clone(), &[]),
+                |t| t.contains("T-9999"),
+            );
+            assert_eq!(n, 0.0, "{unseen:?}");
+        }
+    }
+
+    #[test]
+    fn without_a_list_a_wrong_turn_is_an_earlier_call_and_never_garbage() {
+        let tools = api_req(0, ToolCall::new("finish"), &[]).tools;
+        let extra = [
+            msg(Role::Assistant, r#"fetch("T-5673")"#),
+            msg(Role::User, "T-5673\nstatus: open"),
+        ];
+        let mk = |s| api_req(s, ToolCall::new("finish").arg("answer", "T-5673"), &extra);
+        let calls: Vec<String> = (0..400)
+            .map(|s| SimModel::new(Tier::Small).reply(&mk(s)))
+            .collect();
+        assert!(
+            calls.iter().all(|t| parse_call(t, &tools).is_ok()),
+            "constrained: always a call"
+        );
+        assert!(calls
+            .iter()
+            .any(|t| t == r#"search("login page is blank Hooli")"#));
+        // At the first step, with nothing to go back to, it guesses with the task text.
+        let mut first = api_req(
+            0,
+            ToolCall::new("search").arg("query", "login page is blank Hooli"),
+            &[],
+        );
+        first.messages.truncate(2);
+        let replies: Vec<String> = (0..400)
+            .map(|s| {
+                let mut r = first.clone();
+                r.seed = s;
+                SimModel::new(Tier::Small).reply(&r)
+            })
+            .collect();
+        assert!(replies.iter().all(|t| parse_call(t, &tools).is_ok()));
+        assert!(replies
+            .iter()
+            .any(|t| t.starts_with(r#"search("Close the open ticket"#)));
+    }
+
+    #[test]
+    fn a_transient_error_is_sometimes_given_up_on() {
+        let fetch = ToolCall::new("fetch").arg("id", "T-5673");
+        let failed = [
+            msg(Role::Assistant, r#"fetch("T-5673")"#),
+            msg(
+                Role::User,
+                "503 Service Unavailable: transient error, try again.",
+            ),
+        ];
+        let give_up = |tier, extra: &[Message]| {
+            share(
+                tier,
+                800,
+                |s| api_req(s, fetch.clone(), extra),
+                |t| t.starts_with("finish"),
+            )
+        };
+        let calm = give_up(Tier::Small, &[]);
+        let after_error = give_up(Tier::Small, &failed);
+        assert!(after_error > calm + 0.1, "{after_error} vs {calm}");
+        assert!(give_up(Tier::Large, &failed) + 0.1 < after_error);
+    }
+
+    #[test]
+    fn it_checks_an_id_not_a_channel_or_a_message() {
+        let extra = [
+            msg(Role::Assistant, r#"fetch("T-5673")"#),
+            msg(Role::User, "T-5673\nstatus: closed"),
+            msg(
+                Role::Assistant,
+                r#"notify("sms", "Ticket T-5673 has been handled.")"#,
+            ),
+            msg(Role::User, "Sent by sms."),
+            msg(Role::User, "Check the goal conditions before you finish."),
+        ];
+        let mk = |s| api_req(s, ToolCall::new("finish").arg("answer", "T-5673"), &extra);
+        let checks = share(Tier::Large, 200, mk, |t| t == r#"fetch("T-5673")"#);
+        assert!(checks > 0.6, "{checks}");
     }
 
     #[test]

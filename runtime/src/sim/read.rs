@@ -13,6 +13,7 @@
 //! docs/SIM_MODEL.md and in the `*_WORDS` constants below.
 
 use crate::call::{ToolCall, ToolSpec};
+use crate::ir::TypeIr;
 use crate::model::{request_tokens, ModelRequest, Role};
 use crate::parse::parse_call;
 use crate::repair::extract_action;
@@ -45,7 +46,10 @@ pub const REFLECT_WORDS: &[&str] = &["reflect"];
 /// The prefix of the model's own plan replies; a plan in the context raises competence.
 pub const PLAN_PREFIX: &str = "Plan:";
 /// Tool names the model treats as a way to check its work before finishing.
-pub const VERIFY_TOOLS: &[&str] = &["examine", "check", "verify", "inspect", "look", "status"];
+/// The first one the harness declares, in this order, is used.
+pub const VERIFY_TOOLS: &[&str] = &[
+    "examine", "check", "verify", "inspect", "look", "status", "fetch", "get", "read",
+];
 
 /// A message is a "check before you finish" warning: it mentions finishing together with
 /// checking, or the goal conditions.
@@ -93,6 +97,9 @@ pub struct Reading {
     pub calls: Vec<ToolCall>,
     /// All message text, lowercased, for grounding checks.
     pub visible: String,
+    /// The choices of the declared tools' `enum` parameters, lowercased: part of the
+    /// schema the model is given, so seen.
+    pub choices: Vec<String>,
     /// The expert's call, in the harness's canonical syntax, appears in the current turn.
     pub expert_listed: bool,
 }
@@ -115,6 +122,16 @@ impl Reading {
             .map(|m| m.content.to_lowercase())
             .collect();
         r.visible = lower.join("\n");
+        r.choices = req
+            .tools
+            .iter()
+            .flat_map(|t| &t.params)
+            .filter_map(|p| match &p.ty {
+                TypeIr::Enum(vs) => Some(vs.iter().map(|v| v.to_lowercase())),
+                _ => None,
+            })
+            .flatten()
+            .collect();
         r.system_tokens = req
             .messages
             .iter()
@@ -189,15 +206,38 @@ impl Reading {
         self.calls.last()
     }
 
-    /// Every string argument of `call` appears in the context: the model has seen the
-    /// names it would need to write this call.
+    /// Every string argument of `call` is grounded in the context: the model has seen the
+    /// names it would need to write this call. A choice of a declared `enum` parameter is
+    /// always seen. A short argument (a name such as
+    /// `"apple 1"` or `"T-1042"`) must appear verbatim; composed text — at least
+    /// [`COMPOSED_WORDS`] words, such as a search query or a message — is written in the
+    /// model's own words, so only the words in it that carry a digit (ids, numbers: what
+    /// cannot be guessed) must appear.
     pub fn grounded(&self, call: &ToolCall) -> bool {
         call.args.iter().all(|a| match a.value.as_str() {
-            Some(s) => self.visible.contains(&s.to_lowercase()),
+            Some(s) => self.grounded_text(s),
             None => true,
         })
     }
+
+    fn grounded_text(&self, s: &str) -> bool {
+        let s = s.to_lowercase();
+        if self.visible.contains(&s) || self.choices.contains(&s) {
+            return true;
+        }
+        let words: Vec<&str> = s.split_whitespace().collect();
+        words.len() >= COMPOSED_WORDS
+            && words
+                .iter()
+                .map(|w| w.trim_matches(|c: char| !c.is_alphanumeric()))
+                .filter(|w| w.chars().any(|c| c.is_ascii_digit()))
+                .all(|w| self.visible.contains(w))
+    }
 }
+
+/// An argument of this many words or more is composed text, not a name (see
+/// [`Reading::grounded`]).
+pub const COMPOSED_WORDS: usize = 4;
 
 /// The call a reply of the model's own amounts to, as the model meant it.
 fn own_call(text: &str, tools: &[ToolSpec]) -> Option<ToolCall> {
@@ -206,16 +246,24 @@ fn own_call(text: &str, tools: &[ToolSpec]) -> Option<ToolCall> {
         .or_else(|| extract_action(text, tools))
 }
 
+/// Markers that introduce the goal, in order of preference: a `goal:` anywhere in the
+/// request wins over a `task:`.
+pub const GOAL_MARKERS: &[&str] = &["goal:", "task:"];
+
 /// The goal line of a request: the text after the first `goal:` marker (any case) up to
-/// the end of its line, if at least three characters long. This is how the model learns
-/// the goal at the start of an episode: the engine always states it, either in the system
-/// prompt (`Your goal: ...`) or in a `Goal: ...` message.
+/// the end of its line, if at least three characters long; failing that, the same after a
+/// `task:` marker. This is how the model learns the goal at the start of an episode: the
+/// engine states it in the system prompt (`Your goal: ...`) or in a `Goal: ...` message,
+/// and a system prompt that embeds `{{task.goal}}` without either marker still has the
+/// environment's first observation, which environments introduce as `Task: ...`.
 pub fn goal_line(req: &ModelRequest) -> Option<String> {
-    req.messages.iter().find_map(|m| {
-        // ASCII lowercasing keeps byte offsets, so `at` indexes the original text too.
-        let at = m.content.to_ascii_lowercase().find("goal:")?;
-        let rest = m.content.get(at + 5..)?;
-        let line = rest.lines().next().unwrap_or("").trim();
-        (line.chars().count() >= 3).then(|| line.to_string())
+    GOAL_MARKERS.iter().find_map(|marker| {
+        req.messages.iter().find_map(|m| {
+            // ASCII lowercasing keeps byte offsets, so `at` indexes the original text too.
+            let at = m.content.to_ascii_lowercase().find(marker)?;
+            let rest = m.content.get(at + marker.len()..)?;
+            let line = rest.lines().next().unwrap_or("").trim();
+            (line.chars().count() >= 3).then(|| line.to_string())
+        })
     })
 }
