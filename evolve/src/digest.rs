@@ -19,12 +19,20 @@
 //!    made, one canonical call occurs at least [`DigestConfig::loop_repeats`] times. A
 //!    re-issue right after the same call failed with a transient error or a timeout is a
 //!    retry, not a repeat, and is not counted. Blocked calls count: the model tried.
+//!    A loop the agent had left more than a window before it ended the episode itself
+//!    (its last call ended it) was a detour, not the cause: the later rules classify the
+//!    episode. Checked first, and always the cause: a **repeated side effect** — a call
+//!    succeeded and changed the state, and later the identical call succeeded and changed
+//!    it again with no other state change in between: the same effect twice (a second
+//!    notification, a toggle flipped back), which no later step can undo.
 //! 3. **`tool_error_ignored`** — a tool failed with a transient error (not a timeout, not
 //!    a rejection, see below), the next call was a different one (no retry), and the
 //!    failed call never succeeded later in the episode.
 //! 4. **`tool_timeout`** — timeouts are at least half of the failed tool results, and
-//!    either some timed-out call never succeeded later or there were at least
-//!    [`DigestConfig::timeout_min`] timeouts.
+//!    either some timed-out call was lost (it never succeeded later and did not take
+//!    effect: a timed-out result that reports a state change was applied all the same), or
+//!    the episode ran out of steps after at least [`DigestConfig::timeout_min`] timeouts.
+//!    Timeouts that were all recovered say nothing about an episode that ended otherwise.
 //! 5. **`context_overflow`** — compaction dropped the message that carries the goal (it
 //!    was not pinned), or a model request's context reached
 //!    [`DigestConfig::overflow_tokens`] (the model's real window, when known). Checked
@@ -486,7 +494,7 @@ fn classify(f: &Facts, reason: &str, steps: u32, cfg: &DigestConfig) -> Found {
     malformed(f, cfg)
         .or_else(|| looped(f, cfg))
         .or_else(|| error_ignored(f))
-        .or_else(|| timeouts(f, cfg))
+        .or_else(|| timeouts(f, reason, cfg))
         .or_else(|| overflow(f, cfg))
         .or_else(|| premature(f))
         .or_else(|| budget(f, reason, steps, cfg))
@@ -554,8 +562,13 @@ fn looped(f: &Facts, cfg: &DigestConfig) -> Option<Found> {
         }
         prev = Some(t);
     }
+    if let Some(found) = repeated_effect(f) {
+        return Some(found);
+    }
     let k = cfg.loop_repeats.max(2);
     let w = cfg.loop_window.max(k);
+    let mut first: Option<Found> = None;
+    let mut last_end = 0;
     for end in 0..calls.len() {
         let start = (end + 1).saturating_sub(w);
         let here = &calls[end];
@@ -564,15 +577,54 @@ fn looped(f: &Facts, cfg: &DigestConfig) -> Option<Found> {
             .filter(|c| c.call == here.call)
             .count();
         if n >= k {
-            let note = format!("`{}` {n} times in {} calls", here.call, end + 1 - start);
-            let text = reply_at(f, here.step);
-            let text = if text.is_empty() {
-                here.call.clone()
-            } else {
-                text
-            };
-            return Some((FailureClass::Loop, here.step, text, note));
+            last_end = end;
+            if first.is_none() {
+                let note = format!("`{}` {n} times in {} calls", here.call, end + 1 - start);
+                let text = reply_at(f, here.step);
+                let text = if text.is_empty() {
+                    here.call.clone()
+                } else {
+                    text
+                };
+                first = Some((FailureClass::Loop, here.step, text, note));
+            }
         }
+    }
+    // A loop the agent left well before it ended the episode itself was a detour: what
+    // ended the episode is the cause.
+    let ended_by_agent = f.tools.last().is_some_and(|t| t.done);
+    let detour = ended_by_agent && last_end + w < calls.len();
+    first.filter(|_| !detour)
+}
+
+/// How the note of a repeated side effect ends; the rule library looks for it to find the
+/// tool whose effect repeated.
+pub const REPEATED_EFFECT: &str = "(the same effect twice)";
+
+/// A state-changing call that succeeded, repeated verbatim with the same success and
+/// another state change, with no other state change in between.
+fn repeated_effect(f: &Facts) -> Option<Found> {
+    let mut last_change: Option<&ToolUse> = None;
+    for t in &f.tools {
+        if !t.state_changed {
+            continue;
+        }
+        if let Some(prev) = last_change {
+            if t.outcome == Outcome::Ok && prev.outcome == Outcome::Ok && prev.call == t.call {
+                let note = format!(
+                    "`{}` changed the state again after it had already succeeded at step {} {REPEATED_EFFECT}",
+                    t.call, prev.step
+                );
+                let text = reply_at(f, t.step);
+                let text = if text.is_empty() {
+                    t.call.clone()
+                } else {
+                    text
+                };
+                return Some((FailureClass::Loop, t.step, text, note));
+            }
+        }
+        last_change = Some(t);
     }
     None
 }
@@ -606,7 +658,7 @@ fn error_ignored(f: &Facts) -> Option<Found> {
     None
 }
 
-fn timeouts(f: &Facts, cfg: &DigestConfig) -> Option<Found> {
+fn timeouts(f: &Facts, reason: &str, cfg: &DigestConfig) -> Option<Found> {
     let failed = f
         .tools
         .iter()
@@ -618,8 +670,11 @@ fn timeouts(f: &Facts, cfg: &DigestConfig) -> Option<Found> {
     if idx.is_empty() || idx.len() * 2 < failed {
         return None;
     }
-    let unrecovered = idx.iter().copied().find(|&i| !later_success(f, i));
-    if unrecovered.is_none() && idx.len() < cfg.timeout_min {
+    let unrecovered = idx
+        .iter()
+        .copied()
+        .find(|&i| !f.tools[i].state_changed && !later_success(f, i));
+    if unrecovered.is_none() && (idx.len() < cfg.timeout_min || reason != "step_budget") {
         return None;
     }
     let i = unrecovered.or(idx.last().copied())?;

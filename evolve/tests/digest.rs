@@ -6,6 +6,7 @@ use std::path::{Path, PathBuf};
 
 use harnessx_evolve::digest::{
     diagnose, parse_trace, Diagnosis, DigestConfig, FailureCatalog, Verdict, EXCERPT_CHARS,
+    REPEATED_EFFECT,
 };
 use harnessx_evolve::manifest::FailureClass;
 use harnessx_runtime::context::MsgKind;
@@ -273,6 +274,21 @@ impl Builder {
     }
     /// One step: the model says `call`, the env answers.
     fn act(&mut self, call: &str, obs: &str, failure: Option<&str>, changed: bool) {
+        let failure = failure.map(|m| ToolFailure {
+            kind: FailureKind::Error,
+            message: m.into(),
+        });
+        self.act_with(call, obs, failure, changed, false);
+    }
+    /// One step with any failure kind, and whether it ended the episode.
+    fn act_with(
+        &mut self,
+        call: &str,
+        obs: &str,
+        failure: Option<ToolFailure>,
+        changed: bool,
+        done: bool,
+    ) {
         self.step += 1;
         self.push(EventKind::ModelRequest {
             purpose: "act".into(),
@@ -298,12 +314,9 @@ impl Builder {
         self.push(EventKind::ToolResult {
             tool: "t".into(),
             observation: obs.into(),
-            failure: failure.map(|m| ToolFailure {
-                kind: FailureKind::Error,
-                message: m.into(),
-            }),
+            failure,
             state_changed: changed,
-            done: false,
+            done,
             attempt: 1,
             blocked: false,
         });
@@ -346,6 +359,61 @@ fn rejected_well_formed_calls_are_wrong_action() {
         d.evidence.note.starts_with("2 of 4 calls rejected"),
         "{d:?}"
     );
+}
+
+#[test]
+fn a_side_effect_repeated_is_a_loop() {
+    let notify = r#"notify("sms", "T-1 is done")"#;
+    let mut b = Builder::new(10);
+    b.act(notify, "Sent by sms.", None, true);
+    b.act(r#"fetch("T-1")"#, "T-1 status: open", None, false);
+    b.act(notify, "Sent by sms.", None, true);
+    b.act_with(r#"finish("T-1")"#, "Task failed.", None, false, true);
+    let d = failed(&b.end("done"));
+    assert_eq!(d.class, FailureClass::Loop, "{d:?}");
+    assert_eq!(d.evidence.step, 3);
+    assert!(d.evidence.note.ends_with(REPEATED_EFFECT), "{d:?}");
+    assert!(d.evidence.note.contains("step 1"), "{d:?}");
+
+    // Another change in between: the second call redoes, it does not duplicate.
+    let mut b = Builder::new(10);
+    b.act(r#"use("lamp 1")"#, "The lamp is on.", None, true);
+    b.act(
+        r#"take("mug 1", "desk 1")"#,
+        "You take the mug 1.",
+        None,
+        true,
+    );
+    b.act(r#"use("lamp 1")"#, "The lamp is off.", None, true);
+    b.act_with("finish()", "Task failed.", None, false, true);
+    assert_eq!(failed(&b.end("done")).class, FailureClass::PrematureFinish);
+}
+
+fn timeout(call: &str) -> ToolFailure {
+    ToolFailure {
+        kind: FailureKind::Timeout,
+        message: format!("Error: {call} timed out after 500 ms."),
+    }
+}
+
+#[test]
+fn recovered_or_applied_timeouts_do_not_explain_a_failure() {
+    let episode = |reason: &str, done: bool| {
+        let mut b = Builder::new(6);
+        let search = r#"search("mug")"#;
+        b.act_with(search, "timed out", Some(timeout(search)), false, false);
+        b.act(search, "1 result(s)", None, false);
+        // Timed out, but the server applied it: not lost.
+        let update = r#"update("T-1", ["status=closed"])"#;
+        b.act_with(update, "timed out", Some(timeout(update)), true, false);
+        b.act_with(r#"finish("done")"#, "Task failed.", None, false, done);
+        b.end(reason)
+    };
+    let d = failed(&episode("done", true));
+    assert_eq!(d.class, FailureClass::PrematureFinish, "{d:?}");
+    // The same timeouts in an episode that ran out of steps are what cost it.
+    let d = failed(&episode("step_budget", false));
+    assert_eq!(d.class, FailureClass::ToolTimeout, "{d:?}");
 }
 
 #[test]
