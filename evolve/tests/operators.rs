@@ -166,8 +166,37 @@ fn insert_rule_adds_a_library_rule_unless_one_keys_on_the_same_thing() {
         assert_eq!(c.manifest.changed_paths, ["rules[3]"]);
         assert_frozen_kept(&f, c);
     }
-    let target = Target::new(FailureClass::Loop);
-    assert!(!operators::applicable(OperatorId::InsertRule, &f, &target));
+    // An anti-loop hint exists: no second hint, only a guard that blocks a repeated call
+    // (of the tool the evidence names, when it names one).
+    let cs = candidates(&f, FailureClass::Loop, OperatorId::InsertRule);
+    assert!(!cs.is_empty());
+    for c in &cs {
+        assert!(!c.source.contains("anti_loop_2"), "{}", c.source);
+        assert!(
+            c.source.contains("on before_tool as send_once when call(")
+                && c.source.contains("count = 2)")
+                && c.source.contains("block \""),
+            "{}",
+            c.source
+        );
+    }
+    let target = Target::new(FailureClass::Loop).with_evidence(vec![
+        "task 2 seed 1 step 6: `act(\"look\")` 3 times in 4 calls: act(\"look\")".into(),
+        format!(
+            "task 3 seed 1 step 5: `check()` changed the state again after it had already \
+             succeeded at step 2 {}: check()",
+            harnessx_evolve::digest::REPEATED_EFFECT
+        ),
+    ]);
+    for seed in 0..10 {
+        let c = try_propose(&f, &target, OperatorId::InsertRule, &mut Rng::seed(seed));
+        let c = c.unwrap_or_else(|e| panic!("{e:?}"));
+        assert!(
+            c.source.contains("when call(check) and repeated_action("),
+            "{}",
+            c.source
+        );
+    }
     // The frozen rule already retries tool errors.
     let target = Target::new(FailureClass::ToolErrorIgnored);
     assert!(!operators::applicable(OperatorId::InsertRule, &f, &target));

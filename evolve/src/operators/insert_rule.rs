@@ -28,7 +28,7 @@ pub fn apply(file: &File, rng: &mut Rng, target: &Target) -> Option<Candidate> {
     let mut opts = options(file, target);
     let template = rng.take(&mut opts)?;
     let h = node::harness(file)?;
-    let mut rule = template.build(h, rng)?;
+    let mut rule = template.build(h, target, rng)?;
     let name = node::fresh_rule_name(h, template.name);
     rule.name = Some(node::ident(&name));
 
