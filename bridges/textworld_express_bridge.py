@@ -12,13 +12,18 @@ Episodes: task T is the T-th game of the chosen fold (`--fold train|dev|test`), 
 seed `getValidSeeds<Fold>()[T % count]`; the episode seed harnessx sends is ignored, since
 a TextWorldExpress game is fully determined by its game seed.
 
-Expert: the gold action sequence (`getGoldActionSequence()`, generated at every reset,
-without its leading `look around`, which the reset observation already shows) is tracked
-against the commands taken. A command equal to the next gold action advances it; a command
-that leaves the world unchanged (look, inventory, an invalid command) keeps it; any other
-change means the agent left the gold path, and from then on the episode has no expert
-(the `expert` field is omitted) because TextWorldExpress cannot plan from an arbitrary
-state.
+Expert: TextWorldExpress gives a gold action sequence (`getGoldActionSequence()`,
+generated at every reset) but cannot plan from an arbitrary state, so:
+- for `twc` (put each item where it belongs) the goal is read off the gold sequence (its
+  `put X in Y` commands) and the expert is planned from the current state at every step:
+  for the first item not yet in its place, `put X in Y` if X is held and that is valid,
+  else `open Y`, else `take X` (from wherever it is). An agent that strays (takes the
+  wrong thing, puts an item in the wrong place) still has an expert that leads it back;
+- for other games the gold sequence (without its leading `look around`, which the reset
+  observation already shows) is tracked against the commands taken. A command equal to the
+  next gold action advances it; one that leaves the world unchanged (look, inventory, an
+  invalid command) keeps it; any other change leaves the gold path, and from then on the
+  episode has no expert (the `expert` field is omitted).
 
 The JVM is started once and serves every episode; stdout carries protocol lines only.
 """
@@ -65,6 +70,9 @@ class TextWorldExpressBridge(Bridge):
         self.gold = []
         self.gold_pos = 0
         self.on_path = False
+        self.targets = []
+        self.placed = {}
+        self.valid = set()
         self.world = None
         self.goal = ""
 
@@ -87,9 +95,51 @@ class TextWorldExpressBridge(Bridge):
         }]
 
     def expert_text(self):
+        if self.targets:
+            cmd = self.plan_twc()
+            return None if cmd is None else call_text(TOOL, cmd)
         if self.on_path and self.gold_pos < len(self.gold):
             return call_text(TOOL, self.gold[self.gold_pos])
         return None
+
+    @staticmethod
+    def put_targets(gold):
+        """The (item, container) pairs of a twc gold path, or [] for other games."""
+        targets = []
+        for a in gold:
+            if a.startswith("put ") and " in " in a:
+                item, place = a[len("put "):].split(" in ", 1)
+                targets.append((item, place))
+            elif not (a.startswith("take ") or a.startswith("open ") or a == "look around"):
+                return []
+        return targets
+
+    def plan_twc(self):
+        """The next command towards the goal from the current state (see the module doc)."""
+        valid = self.valid
+        for item, place in self.targets:
+            if self.placed.get(item) == place:
+                continue
+            # Held items are the ones some `put ITEM in ...` is valid for.
+            held = any(a.startswith("put %s in " % item) for a in valid)
+            if held:
+                for cmd in ("put %s in %s" % (item, place), "open %s" % place):
+                    if cmd in valid:
+                        return cmd
+                return None
+            for cmd in sorted(valid):
+                if cmd == "take " + item or cmd.startswith("take %s from " % item):
+                    return cmd
+            return None
+        return None
+
+    def track_placement(self, cmd):
+        """Where items are, from the commands that changed the world."""
+        if cmd.startswith("put ") and " in " in cmd:
+            item, place = cmd[len("put "):].split(" in ", 1)
+            self.placed[item] = place
+        elif cmd.startswith("take "):
+            self.placed.pop(cmd[len("take "):].split(" from ", 1)[0], None)
 
     @staticmethod
     def admissible(infos):
@@ -110,6 +160,9 @@ class TextWorldExpressBridge(Bridge):
         if gold and gold[0] == "look around":
             gold = gold[1:]
         self.gold, self.gold_pos, self.on_path = gold, 0, bool(gold)
+        self.targets = self.put_targets(gold) if self.args.game == "twc" else []
+        self.placed = {}
+        self.valid = set(infos.get("validActions", []))
         self.world = self.snapshot(infos)
         self.goal = infos.get("taskDescription", "")
         reply = {
@@ -146,6 +199,9 @@ class TextWorldExpressBridge(Bridge):
         world = self.snapshot(infos)
         changed = world != self.world
         self.world = world
+        self.valid = set(infos.get("validActions", []))
+        if changed:
+            self.track_placement(cmd)
         if self.on_path:
             if self.gold_pos < len(self.gold) and cmd == self.gold[self.gold_pos]:
                 self.gold_pos += 1
