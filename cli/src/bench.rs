@@ -496,6 +496,8 @@ struct RealArm {
     seconds: f64,
     /// Train episodes of one gate evaluation in the simulated cells.
     train_episodes: u64,
+    /// Held-out tasks of the simulated cells.
+    held_out_tasks: u64,
 }
 
 /// Runs the real-model arm: the seed harness and the harness AEGIS evolved on the arm's
@@ -617,6 +619,7 @@ fn run_real(
         rows,
         seconds: started.elapsed().as_secs_f64(),
         train_episodes: plan.train_tasks * plan.seeds_per_task,
+        held_out_tasks: plan.held_out_tasks,
     })
 }
 
@@ -749,8 +752,10 @@ fn render(
         "The simulated part took {total_secs:.0} s of wall time on {threads} worker thread(s){} \
          on this machine:\n\n{}",
         real.map_or(String::new(), |r| format!(
-            ", the real-model arm {:.0} s",
-            r.seconds
+            ", the real-model arm {:.0} s (the recorded latencies of its model replies add \
+             up to {:.0} s; the response cache serves requests it has seen)",
+            r.seconds,
+            r.rows.iter().map(|x| x.stats.model_ms).sum::<u64>() as f64 / 1000.0
         )),
         machine()
     );
@@ -1068,8 +1073,9 @@ fn render_real(s: &mut String, r: &RealArm) {
         s,
         "The seed harness and the harness AEGIS evolved **on the simulation** \
          (sim:{REAL_FROM_TIER}; {}), each run against the real model `{}` on the same {} \
-         {what}.{limit} Decoding: {}. Under sim:{REAL_FROM_TIER} on the simulated cells' \
-         held-out tasks the two harnesses score {:.3} (seed) and {:.3} (evolved).\n",
+         {what}.{limit} Decoding: {}. Under sim:{REAL_FROM_TIER}, on all {} held-out tasks of \
+         evolution seed {REAL_FROM_SEED}, the two harnesses score {:.3} (seed) and {:.3} \
+         (evolved).\n",
         r.evolved_from,
         st.given,
         r.pairs.len(),
@@ -1084,6 +1090,7 @@ fn render_real(s: &mut String, r: &RealArm) {
             })
             .collect::<Vec<_>>()
             .join("; "),
+        r.held_out_tasks,
         r.sim_held_out.0,
         r.sim_held_out.1,
     );
