@@ -29,16 +29,13 @@ use crate::output;
 const TWX_BRIDGE: &str = "python3 bridges/textworld_express_bridge.py";
 /// The game the benchmark plays: TextWorld Commonsense (put objects where they belong).
 const TWX_GAME: &str = "twc";
-/// Its settings: one room, two objects to put away, no doors, unlimited inventory.
-const TWX_PARAMS: &str = "numLocations=1,numItemsToPutAway=2,includeDoors=0,limitInventorySize=0";
+/// Its settings: one room, four objects to put away, no doors, unlimited inventory.
+const TWX_PARAMS: &str = "numLocations=1,numItemsToPutAway=4,includeDoors=0,limitInventorySize=0";
 /// The bridge's step limit in the simulated cells.
 const TWX_STEP_LIMIT: u32 = 50;
-/// The bridge's step limit when the real-model arm plays TextWorldExpress (a real model's
-/// step costs seconds).
-const REAL_TWX_STEP_LIMIT: u32 = 10;
-/// The real-model arm's default environment and number of tasks: household, where AEGIS
-/// changes the harness (on TextWorldExpress it ships nothing with the sim tiers), and 10
-/// tasks per harness, about 12 minutes of SmolLM2-135M on 2 cores.
+/// The real-model arm's default environment and number of tasks: household, whose harness
+/// has a context budget that keeps prompts inside the SmolLM2 server's 2,048-token window,
+/// and 10 tasks per harness, about 12 minutes of SmolLM2-135M on 2 cores.
 const REAL_ENV: &str = "household";
 const REAL_TASKS: u64 = 10;
 /// The real-model arm's evolved harness: AEGIS with this tier and evolution seed.
@@ -390,12 +387,8 @@ impl RealSetup {
             }
         }
         let env = a.real_env.clone().unwrap_or_else(|| REAL_ENV.into());
-        let env_spec = if is_textworld(&env) {
-            twx_spec("dev", REAL_TWX_STEP_LIMIT)
-        } else {
-            let setup = env_setup(&env)?;
-            setup.held_out.unwrap_or(setup.train)
-        };
+        let setup = env_setup(&env)?;
+        let env_spec = setup.held_out.unwrap_or(setup.train);
         Ok(RealSetup {
             given: given.to_string(),
             spec,
@@ -1001,8 +994,9 @@ fn env_description(env: &str, plan: &Plan) -> String {
              (`textworld-express` 1.1.0) through the stdio bridge \
              (`bridges/textworld_express_bridge.py`, docs/BRIDGE.md), seed harness \
              `bridges/textworld_express.harness`. Game `{TWX_GAME}` (TextWorld Commonsense: put \
-             objects where they belong), parameters `{TWX_PARAMS}` (one room, two objects to \
-             put away, no doors), step limit {TWX_STEP_LIMIT}. Train episodes play games \
+             objects where they belong), parameters `{TWX_PARAMS}` (one room, four objects to \
+             put away, no doors), the bridge's step limit {TWX_STEP_LIMIT} (the harness's own \
+             `max_steps` ends episodes sooner). Train episodes play games \
              0-{} of the train fold; held-out episodes play games 0-{} of the dev fold, a \
              disjoint set of games.",
             plan.train_tasks.saturating_sub(1),
@@ -1046,34 +1040,25 @@ fn render_real(s: &mut String, r: &RealArm) {
     let _ = writeln!(s, "## Real-model arm (REAL model, tiny sample)\n");
     let first = r.pairs.first().map_or(0, |p| p.task);
     let last = first + r.pairs.len() as u64 - 1;
-    let (what, limit) = if is_textworld(&st.env) {
-        (
-            format!(
-                "TextWorldExpress games (game `{TWX_GAME}` with `{TWX_PARAMS}`, games 0-{} of \
-                 the dev fold, i.e. held-out task indices {first}-{last} of evolution seed \
-                 {REAL_FROM_SEED}, never played in training)",
-                r.pairs.len() - 1
-            ),
-            format!(
-                " **Step limit {REAL_TWX_STEP_LIMIT}** (the bridge's; {TWX_STEP_LIMIT} in the \
-                 simulated cells: a real model's step costs seconds here)."
-            ),
+    let what = if is_textworld(&st.env) {
+        format!(
+            "TextWorldExpress games (game `{TWX_GAME}` with `{TWX_PARAMS}`, games 0-{} of the \
+             dev fold, i.e. held-out task indices {first}-{last} of evolution seed \
+             {REAL_FROM_SEED}, never played in training)",
+            r.pairs.len() - 1
         )
     } else {
-        (
-            format!(
-                "{} tasks (held-out tasks {first}-{last} of evolution seed \
-                 {REAL_FROM_SEED}, never used in training)",
-                env_label(&st.env)
-            ),
-            " Each harness keeps its own step limit, as in the simulated cells.".to_string(),
+        format!(
+            "{} tasks (held-out tasks {first}-{last} of evolution seed {REAL_FROM_SEED}, never \
+             used in training)",
+            env_label(&st.env)
         )
     };
     let _ = writeln!(
         s,
         "The seed harness and the harness AEGIS evolved **on the simulation** \
          (sim:{REAL_FROM_TIER}; {}), each run against the real model `{}` on the same {} \
-         {what}.{limit} Decoding: {}. Under sim:{REAL_FROM_TIER}, on all {} held-out tasks of \
+         {what}. Decoding: {}. Under sim:{REAL_FROM_TIER}, on all {} held-out tasks of \
          evolution seed {REAL_FROM_SEED}, the two harnesses score {:.3} (seed) and {:.3} \
          (evolved).\n",
         r.evolved_from,
@@ -1205,20 +1190,11 @@ fn render_real(s: &mut String, r: &RealArm) {
          against the real model; no evolution ran against the real model (one evaluation \
          of a candidate on {} train episodes would take about {:.0} minutes of model time at \
          the speed above, and a run evaluates dozens).\n\
-         - {}\n",
+         - Only the model (and the decoding) differs from the simulated cells: same \
+         harnesses, same environment, the first of the same held-out tasks.\n",
         r.pairs.len(),
         r.train_episodes,
         r.train_episodes as f64 * model_secs_per_episode(r) / 60.0,
-        if is_textworld(&st.env) {
-            format!(
-                "The step limit ({REAL_TWX_STEP_LIMIT}) is shorter than in the simulated cells \
-                 ({TWX_STEP_LIMIT}), so these numbers are not comparable with the table above."
-            )
-        } else {
-            "Only the model differs from the simulated cells: same harnesses, same \
-             environment, the first of the same held-out tasks."
-                .to_string()
-        }
     );
 }
 
@@ -1293,9 +1269,7 @@ mod tests {
         a.real_env = Some("textworld".into());
         let r = RealSetup::new(&a, "replay:target/cache").unwrap();
         assert_eq!(r.decodings, [Decoding::Free, Decoding::Constrained]);
-        assert!(r
-            .env_spec
-            .contains(&format!("--step-limit {REAL_TWX_STEP_LIMIT}")));
+        assert!(r.env_spec.contains("--fold dev"), "{}", r.env_spec);
         a.real_decodings = Some(vec!["greedy".into()]);
         assert!(RealSetup::new(&a, "replay:x").is_err());
     }
