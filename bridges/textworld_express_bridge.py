@@ -9,8 +9,10 @@ command `take black blanket`. Admissible actions are the game's valid actions wr
 such calls.
 
 Episodes: task T is the T-th game of the chosen fold (`--fold train|dev|test`), i.e. game
-seed `getValidSeeds<Fold>()[T % count]`; the episode seed harnessx sends is ignored, since
-a TextWorldExpress game is fully determined by its game seed.
+seed `getValidSeeds<Fold>()[T % count]`; when the generator cannot make that game with the
+chosen parameters (with four objects to put away some seeds fail with "Could not add 4
+items"), the next seed of the fold that it can make. The episode seed harnessx sends is
+ignored, since a TextWorldExpress game is fully determined by its game seed.
 
 Expert: TextWorldExpress gives a gold action sequence (`getGoldActionSequence()`,
 generated at every reset) but cannot plan from an arbitrary state, so:
@@ -153,9 +155,32 @@ class TextWorldExpressBridge(Bridge):
         # changes neither changed nothing.
         return (infos.get("look"), infos.get("inventory"))
 
+    # How many game seeds after task T's own a reset tries when the generator cannot make
+    # a game from it.
+    MAX_SEED_SKIPS = 20
+
+    def generate(self, task):
+        """Reset to task `task`'s game: game seed `seeds[task % count]`, or, when the
+        generator cannot make that game with these parameters (it raises, e.g. "Could not
+        add 4 items"), the next seed of the fold that it can. Deterministic: the same task
+        always gets the same game, reported as `game_seed`."""
+        last = None
+        for k in range(self.MAX_SEED_SKIPS + 1):
+            game_seed = self.seeds[(task + k) % len(self.seeds)]
+            try:
+                obs, infos = self.env.reset(
+                    seed=game_seed, gameFold=self.args.fold, generateGoldPath=True)
+                return game_seed, obs, infos
+            except Exception as e:  # py4j wraps the generator's RuntimeException
+                last = str(e).strip().splitlines()
+                last = last[-1] if last else repr(e)
+                log("%s: game seed %d of fold %s cannot be generated (%s); trying the next"
+                    % (self.name, game_seed, self.args.fold, last))
+        raise BridgeError("no game could be generated for task %d from %d seeds (last error: %s)"
+                          % (task, self.MAX_SEED_SKIPS + 1, last))
+
     def reset(self, task, seed):
-        game_seed = self.seeds[task % len(self.seeds)]
-        obs, infos = self.env.reset(seed=game_seed, gameFold=self.args.fold, generateGoldPath=True)
+        game_seed, obs, infos = self.generate(task)
         gold = list(self.env.getGoldActionSequence())
         if gold and gold[0] == "look around":
             gold = gold[1:]
