@@ -6,7 +6,6 @@
 mod bench;
 mod check;
 mod compile;
-#[allow(dead_code)] // `harnessx bench` will call `render`.
 mod criterion_report;
 mod evolve;
 mod fmt;
