@@ -183,6 +183,8 @@ fn config(plan: &Plan, env: &str, tier: &str, seed: u64) -> Result<Config, Strin
         train_tasks: plan.train_tasks,
         seeds_per_task: plan.seeds_per_task,
         held_out_tasks: plan.held_out_tasks,
+        // The benchmark passes its held-out environment to the arms itself (run_arm).
+        held_out_env: None,
         budget: Cost::new(plan.budget, u64::MAX, f64::MAX),
         gate: GateConfig {
             alpha: 0.05,

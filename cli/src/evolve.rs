@@ -32,6 +32,7 @@ pub struct EvolveArgs {
     pub train_tasks: u64,
     pub seeds_per_task: u64,
     pub held_out_tasks: u64,
+    pub held_out_env: Option<String>,
     pub alpha: f64,
     pub bootstrap: bool,
     pub no_build: bool,
@@ -77,6 +78,7 @@ pub fn evolve(a: &EvolveArgs, color: bool) -> u8 {
         train_tasks: a.train_tasks,
         seeds_per_task: a.seeds_per_task,
         held_out_tasks: a.held_out_tasks,
+        held_out_env: a.held_out_env.clone(),
         budget: Cost::new(
             a.budget_episodes,
             a.budget_tokens.unwrap_or(u64::MAX),

@@ -261,6 +261,11 @@ struct EvolveArgs {
     /// Held-out tasks for the final evaluation.
     #[arg(long, default_value_t = 200)]
     held_out_tasks: u64,
+    /// Run the final held-out evaluation in this environment instead of --env. Use it when
+    /// --env's tasks repeat, e.g. a bridge that plays game T mod N: the same bridge on
+    /// another fold (`stdio:python3 bridges/textworld_express_bridge.py --fold dev`).
+    #[arg(long, value_name = "ENV")]
+    held_out_env: Option<String>,
     /// Significance level of the gate's paired test.
     #[arg(long, default_value_t = 0.05)]
     alpha: f64,
@@ -447,6 +452,7 @@ fn main() -> ExitCode {
                 train_tasks: a.train_tasks,
                 seeds_per_task: a.seeds_per_task,
                 held_out_tasks: a.held_out_tasks,
+                held_out_env: a.held_out_env,
                 alpha: a.alpha,
                 bootstrap: a.bootstrap,
                 no_build: a.no_build,

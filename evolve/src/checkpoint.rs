@@ -37,6 +37,11 @@ pub struct Config {
     pub seeds_per_task: u64,
     /// Held-out tasks for the final evaluation (one seed each).
     pub held_out_tasks: u64,
+    /// Where the final held-out evaluation runs, when not in `env`: an environment whose
+    /// task numbers repeat (a bridge playing game `T mod N`) has no unseen tasks, so its
+    /// held-out games must come from elsewhere (e.g. the bridge on another fold).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub held_out_env: Option<String>,
     pub budget: Cost,
     pub gate: GateConfig,
     /// A failure class needs this many failed episodes in a round to be acted on.

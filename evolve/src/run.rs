@@ -62,7 +62,12 @@ pub fn train_pairs(cfg: &Config) -> Vec<Pair> {
 
 /// The held-out pairs and a description of where they come from.
 pub fn held_out_pairs(cfg: &Config) -> (Vec<Pair>, String) {
-    let (start, what) = if cfg.env == "household" {
+    let (start, what) = if let Some(env) = &cfg.held_out_env {
+        (
+            UNSPLIT_HELD_OUT_START,
+            format!("a separate held-out environment, {env} (tasks from {UNSPLIT_HELD_OUT_START})"),
+        )
+    } else if cfg.env == "household" {
         let r = household::HELD_OUT;
         (
             r.start,
@@ -74,10 +79,20 @@ pub fn held_out_pairs(cfg: &Config) -> (Vec<Pair>, String) {
     } else {
         (
             UNSPLIT_HELD_OUT_START,
-            format!(
-                "{} has no locked split: tasks from {UNSPLIT_HELD_OUT_START}, never used for training",
-                cfg.env
-            ),
+            if cfg.env.starts_with("stdio:") {
+                format!(
+                    "{} has no locked split: tasks from {UNSPLIT_HELD_OUT_START}, never used \
+                     for training; a bridge may map task numbers onto a finite set of games \
+                     (the TextWorldExpress bridge plays game T mod 1000), so these may be \
+                     training games: use --held-out-env",
+                    cfg.env
+                )
+            } else {
+                format!(
+                    "{} has no locked split: tasks from {UNSPLIT_HELD_OUT_START}, never used for training",
+                    cfg.env
+                )
+            },
         )
     };
     let base = SeededRng::derive(cfg.seed, 2000).next_u64();
@@ -119,6 +134,10 @@ pub fn start_as(
     }
     let model = parse_model(&cfg.model)?;
     harnessx_runtime::runner::make_env(&cfg.env)?;
+    if let Some(env) = &cfg.held_out_env {
+        harnessx_runtime::runner::make_env(env)
+            .map_err(|e| format!("held-out environment: {e}"))?;
+    }
     if cfg.k == 0 || cfg.train_tasks == 0 || cfg.seeds_per_task == 0 {
         return Err("candidates, train tasks and seeds per task must be at least 1".into());
     }
@@ -237,8 +256,9 @@ fn final_eval(
     let seed_ir = static_check(&cp.config.seed_source)?;
     let best_ir = static_check(&cp.parent_source)?;
     let env = &cp.config.env;
-    let seed_h = evaluate(&seed_ir, env, model, &pairs, workers, false)?;
-    let best_h = evaluate(&best_ir, env, model, &pairs, workers, false)?;
+    let held_env = cp.config.held_out_env.as_deref().unwrap_or(env);
+    let seed_h = evaluate(&seed_ir, held_env, model, &pairs, workers, false)?;
+    let best_h = evaluate(&best_ir, held_env, model, &pairs, workers, false)?;
     let seed_train = cp.rounds.first().map(|r| r.parent_train);
     let best_train = match best_train {
         Some(e) => e.success_rate(),

@@ -78,6 +78,7 @@ fn config(seed: u64, budget: u64) -> Config {
         train_tasks: 10,
         seeds_per_task: 2,
         held_out_tasks: 10,
+        held_out_env: None,
         budget: Cost::new(budget, u64::MAX, f64::MAX),
         gate: GateConfig {
             build: false,
@@ -239,5 +240,41 @@ fn resume_without_a_checkpoint_or_with_a_corrupt_one_is_a_clear_error() {
     std::fs::write(out.join("checkpoint.json"), "{ not json").unwrap();
     let e = run::resume(&opts(&out, None), &mut Quiet).unwrap_err();
     assert!(e.contains("corrupt checkpoint"), "{e}");
+    let _ = std::fs::remove_dir_all(&out);
+}
+
+#[test]
+fn the_held_out_evaluation_runs_in_the_held_out_env_when_given() {
+    let mut cfg = config(3, 300);
+    cfg.rounds = 1;
+    let out = out_dir("held-out-env");
+    let own = run::start(cfg.clone(), &opts(&out, None), &mut Quiet).unwrap();
+    let own = own.final_result.expect("a final result");
+    assert!(own.seed_held_out > 0.0, "{own:?}");
+    assert!(own
+        .held_out_split
+        .contains("household's locked held-out split"));
+    let _ = std::fs::remove_dir_all(&out);
+
+    // flaky_api has none of household's tools: every held-out episode there fails, so a
+    // zero shows the held-out episodes ran there and nowhere else; train is unchanged.
+    cfg.held_out_env = Some("flaky_api".into());
+    let elsewhere = run::start(cfg.clone(), &opts(&out, None), &mut Quiet).unwrap();
+    let elsewhere = elsewhere.final_result.expect("a final result");
+    assert_eq!(
+        (elsewhere.seed_held_out, elsewhere.best_held_out),
+        (0.0, 0.0)
+    );
+    assert_eq!(elsewhere.seed_train, own.seed_train);
+    assert!(
+        elsewhere.held_out_split.contains("flaky_api"),
+        "{}",
+        elsewhere.held_out_split
+    );
+    let _ = std::fs::remove_dir_all(&out);
+
+    cfg.held_out_env = Some("nope".into());
+    let e = run::start(cfg, &opts(&out, None), &mut Quiet).unwrap_err();
+    assert!(e.contains("held-out environment"), "{e}");
     let _ = std::fs::remove_dir_all(&out);
 }
