@@ -51,6 +51,9 @@ struct Estimate {
     elements: Option<u64>,
     /// How many samples criterion took.
     samples: usize,
+    /// When criterion wrote the result (seconds since the Unix epoch, from the file's
+    /// modification time), so results left over from an earlier run can be named.
+    written: Option<u64>,
 }
 
 impl Estimate {
@@ -106,7 +109,58 @@ pub fn render(criterion_dir: &Path) -> Result<String, String> {
     frontend(&mut s, &results);
     steps(&mut s, &results);
     builds(&mut s, &results);
+    stale(&mut s, &results);
     Ok(s)
+}
+
+/// Results written this long before the newest one come from an earlier run.
+const STALE_AFTER_SECS: u64 = 3600;
+
+/// Names the results that an earlier run of the benches wrote (e.g. cold builds skipped
+/// with `HARNESSX_BENCH_COLD=0` in the latest run), with the date they were measured.
+fn stale(s: &mut String, results: &Results) {
+    let Some(newest) = results.values().filter_map(|e| e.written).max() else {
+        return;
+    };
+    let old: Vec<String> = results
+        .iter()
+        .filter_map(|((group, function), e)| {
+            let w = e.written?;
+            (w + STALE_AFTER_SECS < newest)
+                .then(|| format!("`{group}/{function}` ({} UTC)", utc_minute(w)))
+        })
+        .collect();
+    if !old.is_empty() {
+        let _ = writeln!(
+            s,
+            "Not from the latest run of the benches (criterion results written more than an \
+             hour before the newest, {} UTC, so measured by an earlier run of the same \
+             benches): {}.\n",
+            utc_minute(newest),
+            old.join(", ")
+        );
+    }
+}
+
+/// `2026-11-26 05:58` for seconds since the Unix epoch (proleptic Gregorian, UTC).
+fn utc_minute(secs: u64) -> String {
+    let days = i64::try_from(secs / 86_400).unwrap_or(0);
+    let rem = secs % 86_400;
+    // Howard Hinnant's days-to-civil algorithm.
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1_460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    format!(
+        "{year:04}-{month:02}-{day:02} {:02}:{:02}",
+        rem / 3_600,
+        rem % 3_600 / 60
+    )
 }
 
 /// Finds every `new/benchmark.json` at most a few levels down.
@@ -152,6 +206,11 @@ fn read_result(new: &Path) -> Result<((String, String), Estimate), String> {
 
     let est_path = new.join("estimates.json");
     let est = read_json(&est_path)?;
+    let written = std::fs::metadata(&est_path)
+        .and_then(|m| m.modified())
+        .ok()
+        .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
+        .map(|d| d.as_secs());
     let typical = if est["slope"].is_object() {
         &est["slope"]
     } else {
@@ -175,6 +234,7 @@ fn read_result(new: &Path) -> Result<((String, String), Estimate), String> {
             upper,
             elements,
             samples,
+            written,
         },
     ))
 }
@@ -611,6 +671,38 @@ mod tests {
 
     fn fixture() -> PathBuf {
         Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/criterion")
+    }
+
+    #[test]
+    fn dates_are_utc_calendar_dates() {
+        assert_eq!(utc_minute(0), "1970-01-01 00:00");
+        assert_eq!(utc_minute(951_868_740), "2000-02-29 23:59");
+        assert_eq!(utc_minute(1_795_672_680), "2026-11-26 05:58");
+    }
+
+    #[test]
+    fn results_from_an_earlier_run_are_named() {
+        let at = |written| Estimate {
+            ns: 1.0,
+            lower: 1.0,
+            upper: 1.0,
+            elements: None,
+            samples: 10,
+            written: Some(written),
+        };
+        let mut r = Results::new();
+        r.insert(("build/cold".into(), "1".into()), at(1_795_672_680 - 7_200));
+        r.insert(("build/unchanged".into(), "1".into()), at(1_795_672_680));
+        r.insert(("codegen".into(), "x".into()), at(1_795_672_680 - 60));
+        let mut s = String::new();
+        stale(&mut s, &r);
+        assert!(s.contains("`build/cold/1` (2026-11-26 03:58 UTC)"), "{s}");
+        assert!(!s.contains("codegen") && !s.contains("unchanged"), "{s}");
+        // All from one run: nothing to say.
+        r.remove(&("build/cold".to_string(), "1".to_string()));
+        let mut s = String::new();
+        stale(&mut s, &r);
+        assert!(s.is_empty(), "{s}");
     }
 
     #[test]
