@@ -113,8 +113,9 @@ pub fn render(criterion_dir: &Path) -> Result<String, String> {
     Ok(s)
 }
 
-/// Results written this long before the newest one come from an earlier run.
-const STALE_AFTER_SECS: u64 = 3600;
+/// Results written this long before the newest one come from an earlier run: a whole
+/// `cargo bench -p harnessx-benches` run, cold builds included, takes about 25 minutes here.
+const STALE_AFTER_SECS: u64 = 30 * 60;
 
 /// Names the results that an earlier run of the benches wrote (e.g. cold builds skipped
 /// with `HARNESSX_BENCH_COLD=0` in the latest run), with the date they were measured.
@@ -133,8 +134,8 @@ fn stale(s: &mut String, results: &Results) {
     if !old.is_empty() {
         let _ = writeln!(
             s,
-            "Not from the latest run of the benches (criterion results written more than an \
-             hour before the newest, {} UTC, so measured by an earlier run of the same \
+            "Not from the latest run of the benches (criterion results written more than half \
+             an hour before the newest, {} UTC, so measured by an earlier run of the same \
              benches): {}.\n",
             utc_minute(newest),
             old.join(", ")
