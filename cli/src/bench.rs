@@ -183,8 +183,7 @@ fn config(plan: &Plan, env: &str, tier: &str, seed: u64) -> Result<Config, Strin
         train_tasks: plan.train_tasks,
         seeds_per_task: plan.seeds_per_task,
         held_out_tasks: plan.held_out_tasks,
-        // The benchmark passes its held-out environment to the arms itself (run_arm).
-        held_out_env: None,
+        held_out_env: setup.held_out,
         budget: Cost::new(plan.budget, u64::MAX, f64::MAX),
         gate: GateConfig {
             alpha: 0.05,
@@ -263,10 +262,9 @@ fn run(a: &BenchArgs) -> Result<String, String> {
                     return;
                 };
                 let out = scratch.join(format!("{i}"));
-                let held_out = env_setup(&env).ok().and_then(|e| e.held_out);
                 let r = config(&plan, &env, &tier, seed).and_then(|cfg| match arm {
-                    Some(arm) => run_arm(&cfg, arm, &out, held_out.as_deref(), 1),
-                    None => expert_held_out(&cfg, held_out.as_deref(), 1),
+                    Some(arm) => run_arm(&cfg, arm, &out, 1),
+                    None => expert_held_out(&cfg, 1),
                 });
                 let _ = std::fs::remove_dir_all(&out);
                 match r {
@@ -514,7 +512,6 @@ fn run_real(
             .and_then(|v| v.iter().find(|(s, _)| *s == REAL_FROM_SEED))
             .map(|(_, r)| r.clone())
     };
-    let held_out_env = env_setup(env)?.held_out;
     let (evolved, seed_run, evolved_from) = match (find(Arm::Aegis), find(Arm::Seed)) {
         (Some(e), Some(s)) => (
             e,
@@ -532,9 +529,9 @@ fn run_real(
             let out =
                 std::env::temp_dir().join(format!("harnessx-bench-real-{}", std::process::id()));
             let workers = std::thread::available_parallelism().map_or(1, |n| n.get());
-            let e = run_arm(&cfg, Arm::Aegis, &out, held_out_env.as_deref(), workers);
+            let e = run_arm(&cfg, Arm::Aegis, &out, workers);
             let _ = std::fs::remove_dir_all(&out);
-            let s = run_arm(&cfg, Arm::Seed, &out, held_out_env.as_deref(), workers)?;
+            let s = run_arm(&cfg, Arm::Seed, &out, workers)?;
             (
                 e?,
                 s,

@@ -18,8 +18,8 @@
 //! Held-out episodes normally run in the training environment on task indices never used
 //! for training. An environment whose task indices wrap around (the TextWorldExpress
 //! bridge plays game `T mod 1000` of its fold, so held-out index 1,000,000 is train game
-//! 0) takes a separate held-out spec, e.g. the bridge on its dev fold: the `held_out_env`
-//! argument below.
+//! 0) takes a separate held-out spec, e.g. the bridge on its dev fold: `Config::held_out_env`,
+//! which the run's own final evaluation uses too.
 
 use std::path::Path;
 use std::time::Instant;
@@ -119,30 +119,19 @@ pub struct ArmRun {
 }
 
 /// The held-out success of `source` under `model` on `cfg`'s held-out pairs, run in
-/// `env` (`cfg.env` unless the environment has a separate held-out spec).
-pub fn held_out_of(
-    source: &str,
-    cfg: &Config,
-    model: &str,
-    env: &str,
-    workers: usize,
-) -> Result<f64, String> {
+/// `cfg.held_out_env` (default `cfg.env`), as the run's own final evaluation does.
+pub fn held_out_of(source: &str, cfg: &Config, model: &str, workers: usize) -> Result<f64, String> {
     let ir = static_check(source)?;
     let model = parse_model(model)?;
     let (pairs, _) = held_out_pairs(cfg);
+    let env = cfg.held_out_env.as_deref().unwrap_or(&cfg.env);
     Ok(evaluate(&ir, env, &model, &pairs, workers, false)?.success_rate())
 }
 
-/// The expert's run: the seed harness with `noisy:1.0` on the held-out pairs, in
-/// `held_out_env` (default `cfg.env`).
-pub fn expert_held_out(
-    cfg: &Config,
-    held_out_env: Option<&str>,
-    workers: usize,
-) -> Result<ArmRun, String> {
+/// The seed harness under `model`, held out only: no evolution.
+fn seed_only(cfg: &Config, model: &str, workers: usize) -> Result<ArmRun, String> {
     let t = Instant::now();
-    let env = held_out_env.unwrap_or(&cfg.env);
-    let h = held_out_of(&cfg.seed_source, cfg, "noisy:1.0", env, workers)?;
+    let h = held_out_of(&cfg.seed_source, cfg, model, workers)?;
     Ok(ArmRun {
         held_out: h,
         curve: vec![(0, h)],
@@ -154,31 +143,18 @@ pub fn expert_held_out(
     })
 }
 
+/// The expert's run: the seed harness with `noisy:1.0` on the held-out pairs.
+pub fn expert_held_out(cfg: &Config, workers: usize) -> Result<ArmRun, String> {
+    seed_only(cfg, "noisy:1.0", workers)
+}
+
 /// Runs `arm` on `cfg` in `out` (removed first if it exists). The seed arm is only the
-/// held-out evaluation of the seed harness. Held-out episodes run in `held_out_env`
-/// (default `cfg.env`); with a separate one, the run's own held-out result (measured in
-/// `cfg.env`) is replaced by a measurement there.
-pub fn run_arm(
-    cfg: &Config,
-    arm: Arm,
-    out: &Path,
-    held_out_env: Option<&str>,
-    workers: usize,
-) -> Result<ArmRun, String> {
-    let t = Instant::now();
-    let env = held_out_env.unwrap_or(&cfg.env);
+/// held-out evaluation of the seed harness.
+pub fn run_arm(cfg: &Config, arm: Arm, out: &Path, workers: usize) -> Result<ArmRun, String> {
     if arm == Arm::Seed {
-        let h = held_out_of(&cfg.seed_source, cfg, &cfg.model, env, workers)?;
-        return Ok(ArmRun {
-            held_out: h,
-            curve: vec![(0, h)],
-            episodes: 0,
-            tokens: 0,
-            seconds: t.elapsed().as_secs_f64(),
-            ships: 0,
-            harness: cfg.seed_source.clone(),
-        });
+        return seed_only(cfg, &cfg.model, workers);
     }
+    let t = Instant::now();
     let _ = std::fs::remove_dir_all(out);
     let opts = Options {
         out: out.to_path_buf(),
@@ -191,22 +167,7 @@ pub fn run_arm(
         .final_result
         .as_ref()
         .ok_or("the run ended without a held-out evaluation")?;
-    let separate = env != cfg.env;
-    // Held-out success per harness text, so no harness is measured twice.
-    let mut measured: Vec<(String, f64)> = Vec::new();
-    let mut held_out = |src: &str| -> Result<f64, String> {
-        if let Some((_, h)) = measured.iter().find(|(s, _)| s == src) {
-            return Ok(*h);
-        }
-        let h = held_out_of(src, cfg, &cfg.model, env, workers)?;
-        measured.push((src.to_string(), h));
-        Ok(h)
-    };
-    let seed_h = if separate {
-        held_out(&cfg.seed_source)?
-    } else {
-        fin.seed_held_out
-    };
+    let seed_h = fin.seed_held_out;
     // The curve: every shipped harness evaluated once on the held-out pairs (measurement,
     // not charged to the budget).
     let mut curve = vec![(
@@ -223,17 +184,12 @@ pub fn run_arm(
                 .join("harness.harness");
             let src =
                 std::fs::read_to_string(&path).map_err(|e| format!("`{}`: {e}", path.display()))?;
-            current = held_out(&src)?;
+            current = held_out_of(&src, cfg, &cfg.model, workers)?;
         }
         curve.push((r.used.episodes, current));
     }
-    let best = if separate {
-        held_out(&cp.parent_source)?
-    } else {
-        fin.best_held_out
-    };
     Ok(ArmRun {
-        held_out: best,
+        held_out: fin.best_held_out,
         curve,
         episodes: cp.budget.used.episodes,
         tokens: cp.budget.used.tokens,
