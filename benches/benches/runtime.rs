@@ -38,11 +38,12 @@ use harnessx_runtime::call::{ToolCall, ToolSpec};
 use harnessx_runtime::env::{Env, Observation, StepOutcome};
 use harnessx_runtime::envs::KeyDoor;
 use harnessx_runtime::ir::HarnessIr;
-use harnessx_runtime::model::{
+use harnessx_runtime::models::spec::ModelSpec;
+use harnessx_runtime::models::{
     Model, ModelError, ModelRequest, ModelResponse, ScriptedModel, WhenExhausted,
 };
 use harnessx_runtime::rules::{InterpretedRules, RuleSet};
-use harnessx_runtime::runner::{episode_seed, make_env, ModelSpec};
+use harnessx_runtime::runner::{episode_seed, make_env};
 use harnessx_runtime::trace::VecSink;
 use harnessx_runtime::{run_with_rules, EpisodeResult};
 

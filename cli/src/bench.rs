@@ -16,10 +16,11 @@ use harnessx_evolve::arms::{curve_at, expert_held_out, run_arm, Arm, ArmRun};
 use harnessx_evolve::checkpoint::Config;
 use harnessx_evolve::emit::unified_diff;
 use harnessx_evolve::gate::{evaluate, static_check, GateConfig, Outcome, Pair, Test};
-use harnessx_evolve::ledger::{write_atomic, Cost};
+use harnessx_evolve::ledger::Cost;
 use harnessx_evolve::run::{held_out_pairs, parse_model};
 use harnessx_evolve::stats::{sign_test, Rate};
 use harnessx_evolve::svg::line_chart;
+use harnessx_runtime::fsutil::write_atomic;
 use harnessx_runtime::ir::Decoding;
 
 use crate::exit;

@@ -105,7 +105,7 @@ fn format_one(input: &Input, check: bool, color: bool) -> Outcome {
                     output::stdout(&format!("{}\n", input.name));
                 }
             } else if changed {
-                if let Err(e) = input::write_atomic(path, &formatted) {
+                if let Err(e) = harnessx_runtime::fsutil::write_atomic(path, formatted.as_bytes()) {
                     output::error(
                         format!("{}: cannot write file: {}", input.name, input::describe(&e)),
                         color,

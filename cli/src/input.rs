@@ -1,7 +1,7 @@
 //! Turning command-line arguments into sources, and writing files back atomically.
 
 use std::fs;
-use std::io::{self, Read, Write};
+use std::io::{self, Read};
 use std::path::{Path, PathBuf};
 
 /// Where one source comes from.
@@ -128,54 +128,6 @@ pub fn read(input: &Input) -> Result<String, InputError> {
     }
 }
 
-/// Replaces the file at `path` with `contents` atomically: the text is written to a
-/// temporary file in the same directory, flushed to disk, given the original's
-/// permissions, and renamed over the original. A symbolic link is followed, so the link
-/// stays a link. On failure the original is untouched and the temporary file removed.
-pub fn write_atomic(path: &Path, contents: &str) -> io::Result<()> {
-    let target = fs::canonicalize(path)?;
-    let dir = target
-        .parent()
-        .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidInput, "path has no parent"))?;
-    let file_name = target
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default();
-    let permissions = fs::metadata(&target)?.permissions();
-
-    let (tmp_path, mut tmp) = create_temp(dir, &file_name)?;
-    let result = (|| {
-        tmp.write_all(contents.as_bytes())?;
-        tmp.sync_all()?;
-        drop(tmp);
-        fs::set_permissions(&tmp_path, permissions)?;
-        fs::rename(&tmp_path, &target)
-    })();
-    if result.is_err() {
-        let _ = fs::remove_file(&tmp_path);
-    }
-    result
-}
-
-/// Creates a new temporary file next to the target, never reusing an existing name.
-fn create_temp(dir: &Path, file_name: &str) -> io::Result<(PathBuf, fs::File)> {
-    let pid = std::process::id();
-    let mut last_err = None;
-    for attempt in 0..100u32 {
-        let candidate = dir.join(format!(".{file_name}.harnessx-fmt-{pid}-{attempt}.tmp"));
-        match fs::OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .open(&candidate)
-        {
-            Ok(f) => return Ok((candidate, f)),
-            Err(e) if e.kind() == io::ErrorKind::AlreadyExists => last_err = Some(e),
-            Err(e) => return Err(e),
-        }
-    }
-    Err(last_err.unwrap_or_else(|| io::Error::other("no free temporary file name")))
-}
-
 /// An IO error's cause in words, without the "(os error N)" suffix people do not need.
 pub fn describe(e: &io::Error) -> String {
     match e.kind() {
@@ -201,42 +153,6 @@ mod tests {
         let _ = fs::remove_dir_all(&dir);
         fs::create_dir_all(&dir).expect("create scratch dir");
         dir
-    }
-
-    #[test]
-    fn atomic_write_replaces_contents_and_leaves_no_temp_file() {
-        let dir = scratch("atomic");
-        let file = dir.join("a.harness");
-        fs::write(&file, "old").expect("write");
-        write_atomic(&file, "new text\n").expect("atomic write");
-        assert_eq!(fs::read_to_string(&file).expect("read"), "new text\n");
-        let names: Vec<_> = fs::read_dir(&dir)
-            .expect("read dir")
-            .map(|e| e.expect("entry").file_name())
-            .collect();
-        assert_eq!(names.len(), 1, "{names:?}");
-        fs::remove_dir_all(&dir).ok();
-    }
-
-    #[cfg(unix)]
-    #[test]
-    fn atomic_write_keeps_permissions_and_symlinks() {
-        use std::os::unix::fs::PermissionsExt;
-        let dir = scratch("perms");
-        let file = dir.join("real.harness");
-        fs::write(&file, "old").expect("write");
-        fs::set_permissions(&file, fs::Permissions::from_mode(0o640)).expect("chmod");
-        let link = dir.join("link.harness");
-        std::os::unix::fs::symlink(&file, &link).expect("symlink");
-        write_atomic(&link, "new").expect("atomic write");
-        assert!(fs::symlink_metadata(&link)
-            .expect("meta")
-            .file_type()
-            .is_symlink());
-        assert_eq!(fs::read_to_string(&file).expect("read"), "new");
-        let mode = fs::metadata(&file).expect("meta").permissions().mode() & 0o777;
-        assert_eq!(mode, 0o640);
-        fs::remove_dir_all(&dir).ok();
     }
 
     #[test]

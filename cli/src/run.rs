@@ -10,8 +10,8 @@
 //! that the traces are byte-identical).
 
 use std::fs;
-use std::io::{self, Write};
-use std::path::{Path, PathBuf};
+use std::io;
+use std::path::Path;
 
 use std::io::{BufRead, BufReader, Read};
 use std::process::{Command, Stdio};
@@ -26,8 +26,9 @@ use harnessx_compiler::render::render_text;
 use harnessx_evolve::digest::{class_name, parse_trace, DigestConfig, FailureCatalog};
 use harnessx_evolve::stats::Rate;
 use harnessx_runtime::ir::HarnessIr;
+use harnessx_runtime::models::spec::ModelSpec;
 use harnessx_runtime::rules::InterpretedRules;
-use harnessx_runtime::runner::{run_episodes_parallel, Episode, ModelSpec, Summary};
+use harnessx_runtime::runner::{run_episodes_parallel, Episode, Summary};
 use harnessx_runtime::EpisodeResult;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
@@ -139,7 +140,8 @@ pub fn run(opts: &RunOptions<'_>, color: bool) -> u8 {
         }
         if let (Some(dir), None) = (opts.trace_dir, &write_error) {
             let path = dir.join(trace_file_name(ep.task));
-            if let Err(e) = write_new_atomic(&path, &ep.trace_jsonl) {
+            if let Err(e) = harnessx_runtime::fsutil::write_atomic(&path, ep.trace_jsonl.as_bytes())
+            {
                 write_error = Some(format!("`{}`: {}", path.display(), input::describe(&e)));
             }
         }
@@ -194,7 +196,8 @@ const RUNNER_MAIN: &str = r##"//! Runs episodes of one compiled harness. Generat
 use std::io::Write;
 use std::process::ExitCode;
 
-use harnessx_runtime::runner::{run_episodes_parallel, ModelSpec};
+use harnessx_runtime::runner::run_episodes_parallel;
+use harnessx_runtime::models::spec::ModelSpec;
 
 fn run(args: &[String]) -> Result<(), String> {
     let [hash, env, model, tasks, seed, workers] = args else {
@@ -373,6 +376,9 @@ impl RunnerOutput {
                 seed,
                 result,
                 trace_jsonl,
+                // The compiled runner re-runs infrastructure failures itself (`run_one`);
+                // its protocol does not report how often.
+                infra_reruns: 0,
             }));
         } else {
             match &mut self.current {
@@ -459,31 +465,14 @@ fn summary_table(
         let by_class: Vec<String> = failures.iter().map(|(c, n)| format!("{c} {n}")).collect();
         out.push_str(&format!("failures: {}\n", by_class.join(", ")));
     }
+    if s.infra_failures > 0 {
+        out.push_str(&format!(
+            "infrastructure failures (model server or bridge, after reruns; not scored): {}\n",
+            s.infra_failures
+        ));
+    }
     out.push_str(model_note(model));
     out
-}
-
-/// Writes `contents` to `path` atomically: a temporary file in the same directory, synced,
-/// then renamed over `path`. A reader never sees a half-written trace, and a crash leaves
-/// either the old file or the new one.
-fn write_new_atomic(path: &Path, contents: &str) -> io::Result<()> {
-    let dir = path.parent().unwrap_or(Path::new("."));
-    let name = path
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default();
-    let tmp: PathBuf = dir.join(format!(".{name}.{}.tmp", std::process::id()));
-    let result = (|| {
-        let mut f = fs::File::create(&tmp)?;
-        f.write_all(contents.as_bytes())?;
-        f.sync_all()?;
-        drop(f);
-        fs::rename(&tmp, path)
-    })();
-    if result.is_err() {
-        let _ = fs::remove_file(&tmp);
-    }
-    result
 }
 
 /// The runner crate's `Cargo.toml`.
@@ -502,6 +491,7 @@ fn runner_manifest(package: &str, krate: &GeneratedCrate, http: bool) -> String 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::path::PathBuf;
 
     #[test]
     fn the_runner_gets_http_only_when_the_model_needs_it() {
@@ -543,6 +533,7 @@ mod tests {
             successes: 1,
             steps: 10,
             tokens: 1000,
+            infra_failures: 0,
         };
         let f = [("malformed_call".to_string(), 2), ("loop".to_string(), 1)];
         let t = summary_table(

@@ -486,19 +486,7 @@ pub fn write_if_changed(path: &Path, contents: &[u8]) -> Result<bool, BuildError
 fn write_atomic(path: &Path, contents: &[u8]) -> Result<(), BuildError> {
     let dir = path.parent().unwrap_or_else(|| Path::new("."));
     fs::create_dir_all(dir).map_err(io_err(dir))?;
-    let name = path
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default();
-    // Unique per process and per call, so concurrent writers never share a temporary.
-    static COUNTER: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
-    let n = COUNTER.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-    let tmp = dir.join(format!(".{name}.tmp-{}-{n}", std::process::id()));
-    let result = fs::write(&tmp, contents).and_then(|()| fs::rename(&tmp, path));
-    if result.is_err() {
-        let _ = fs::remove_file(&tmp);
-    }
-    result.map_err(io_err(path))
+    harnessx_runtime::fsutil::write_atomic(path, contents).map_err(io_err(path))
 }
 
 #[cfg(test)]

@@ -10,7 +10,9 @@ use serde::{Deserialize, Serialize};
 use similar::TextDiff;
 
 use crate::checkpoint::Checkpoint;
-use crate::ledger::{save_json, write_atomic};
+use harnessx_runtime::fsutil::write_atomic;
+
+use crate::ledger::save_json;
 use crate::manifest::FailureClass;
 use crate::operators::{annotate, Candidate};
 

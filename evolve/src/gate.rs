@@ -17,8 +17,9 @@ use harnessx_compiler::codegen::generate_module;
 use harnessx_compiler::lower::lower;
 use harnessx_runtime::engine::{run_with_rules, EndReason};
 use harnessx_runtime::ir::HarnessIr;
+use harnessx_runtime::models::spec::ModelSpec;
 use harnessx_runtime::rules::InterpretedRules;
-use harnessx_runtime::runner::{make_env, ModelSpec};
+use harnessx_runtime::runner::make_env;
 use harnessx_runtime::trace::VecSink;
 use serde::{Deserialize, Serialize};
 

@@ -4,10 +4,9 @@
 //! the previous complete file, never a torn one.
 
 use std::collections::BTreeMap;
-use std::io::Write;
 use std::path::Path;
-use std::sync::atomic::{AtomicU64, Ordering};
 
+use harnessx_runtime::fsutil::write_atomic;
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
@@ -15,33 +14,6 @@ use crate::manifest::FailureClass;
 
 // ---------------------------------------------------------------------------------------
 // atomic JSON files
-
-/// Write `bytes` to `path` via a temp file in the same directory, synced, then renamed
-/// over `path` (rename is atomic within a file system, so readers see old or new).
-pub fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
-    // Unique per process and call, so concurrent writers never share a temp file.
-    static COUNTER: AtomicU64 = AtomicU64::new(0);
-    let n = COUNTER.fetch_add(1, Ordering::Relaxed);
-    let dir = path
-        .parent()
-        .filter(|d| !d.as_os_str().is_empty())
-        .unwrap_or(Path::new("."));
-    let name = path
-        .file_name()
-        .map(|s| s.to_string_lossy().into_owned())
-        .unwrap_or_else(|| "out".into());
-    let tmp = dir.join(format!(".{name}.tmp.{}.{n}", std::process::id()));
-    let result = (|| {
-        let mut f = std::fs::File::create(&tmp)?;
-        f.write_all(bytes)?;
-        f.sync_all()?;
-        std::fs::rename(&tmp, path)
-    })();
-    if result.is_err() {
-        let _ = std::fs::remove_file(&tmp);
-    }
-    result
-}
 
 /// Pretty JSON with a final newline, written atomically.
 pub fn save_json<T: Serialize>(path: &Path, value: &T) -> std::io::Result<()> {

@@ -27,10 +27,11 @@ use std::path::Path;
 use serde::{Deserialize, Serialize};
 
 use crate::digest::{class_name, FailureCatalog};
-use crate::ledger::{load_json, save_json, write_atomic, Budget, Ledgers};
+use crate::ledger::{load_json, save_json, Budget, Ledgers};
 use crate::manifest::FailureClass;
 use crate::operators::operators_for;
 use crate::stats::SeededRng;
+use harnessx_runtime::fsutil::write_atomic;
 
 /// Outcomes of one arm.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

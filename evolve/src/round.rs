@@ -18,7 +18,7 @@ use crate::manifest::{FailureClass, OperatorId};
 use crate::operators::{try_propose, Candidate, Rng, Target};
 use crate::planner::{operator_arms, write_landscape, Landscape};
 use crate::stats::SeededRng;
-use harnessx_runtime::runner::ModelSpec;
+use harnessx_runtime::models::spec::ModelSpec;
 
 /// Where to stop on purpose, to test resuming: after round k's checkpoint is written, or
 /// in the middle of round k (after its first candidate is evaluated, before any file of

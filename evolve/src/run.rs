@@ -10,7 +10,8 @@
 use std::path::{Path, PathBuf};
 
 use harnessx_runtime::envs::household;
-use harnessx_runtime::runner::{episode_seed, ModelSpec};
+use harnessx_runtime::models::spec::ModelSpec;
+use harnessx_runtime::runner::episode_seed;
 use harnessx_syntax::{parse, print};
 
 use crate::arms::Arm;

@@ -15,9 +15,9 @@ pub const Z95: f64 = 1.959_963_984_540_054;
 // ---------------------------------------------------------------------------------------
 // seeded generator
 
-/// SplitMix64. Our own rather than a crate's, because a checkpointed run must replay the
-/// same draws forever: a dependency upgrade that changes a generator's stream would
-/// silently change which candidates a resumed run proposes and ships.
+/// The SplitMix64 stream of [`harnessx_runtime::rng`], with the distributions statistics
+/// need. Not a crate's generator, because a checkpointed run must replay the same draws
+/// forever (the state is serialised in checkpoints).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SeededRng {
     state: u64,
@@ -36,16 +36,12 @@ impl SeededRng {
     }
 
     pub fn next_u64(&mut self) -> u64 {
-        self.state = self.state.wrapping_add(0x9e37_79b9_7f4a_7c15);
-        let mut z = self.state;
-        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-        z ^ (z >> 31)
+        harnessx_runtime::rng::next(&mut self.state)
     }
 
     /// Uniform in `[0, 1)` with 53 bits.
     pub fn next_f64(&mut self) -> f64 {
-        (self.next_u64() >> 11) as f64 / (1u64 << 53) as f64
+        harnessx_runtime::rng::unit(self.next_u64())
     }
 
     /// Uniform in `0..n` (0 when `n == 0`), without modulo bias.

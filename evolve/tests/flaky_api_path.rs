@@ -7,9 +7,10 @@ use harnessx_compiler::lower::lower_source;
 use harnessx_evolve::digest::REPEATED_EFFECT;
 use harnessx_evolve::manifest::{FailureClass, OperatorId};
 use harnessx_evolve::operators::{try_propose, Rng, Target};
+use harnessx_runtime::models::sim::Tier;
+use harnessx_runtime::models::spec::ModelSpec;
 use harnessx_runtime::rules::InterpretedRules;
-use harnessx_runtime::runner::{run_episodes, ModelSpec, Summary};
-use harnessx_runtime::sim::Tier;
+use harnessx_runtime::runner::{run_episodes, Summary};
 use harnessx_syntax::{parse, File};
 
 const SEED: &str = include_str!("../../examples/flaky_api.harness");

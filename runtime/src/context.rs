@@ -34,20 +34,12 @@
 use serde::{Deserialize, Serialize};
 
 use crate::ir::{Compaction, ContextIr};
-use crate::model::{Message, Role};
+use crate::message::{estimate_tokens, Message, Role};
 
-/// Fixed per-message overhead of the token estimate.
-pub const PER_MESSAGE_TOKENS: u64 = 4;
 pub const SUMMARY_PIECE_CHARS: usize = 60;
 pub const SUMMARY_MAX_CHARS: usize = 480;
 pub const SUMMARY_MIN_CHARS: usize = 40;
 const SUMMARY_PREFIX: &str = "Summary of earlier messages: ";
-
-/// `ceil(chars / 4) + 4` (see the module docs).
-pub fn estimate_tokens(text: &str) -> u64 {
-    let chars = text.chars().count() as u64;
-    chars.div_ceil(4) + PER_MESSAGE_TOKENS
-}
 
 /// What a message is, for compaction and for traces.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]

@@ -42,37 +42,23 @@
 //!   the virtual clock) before `after_tool` sees the failure. A tool's `timeout` turns a
 //!   call whose latency exceeds it into a timeout failure (the clock advances by the
 //!   timeout, not the latency). The model's `timeout_ms` is left to backends.
-//! - Model call `i` (0-based) of an episode gets seed `mix(model.seed or episode seed, i)`.
+//! - Model call `i` (0-based) of an episode gets seed `rng::nth(model.seed or episode seed, i)`.
 
 use serde::{Deserialize, Serialize};
 
-use crate::call::{ToolCall, ToolSpec};
-use crate::context::{Compacted, Context, MsgKind};
+use crate::call::ToolCall;
+use crate::context::MsgKind;
 use crate::env::{Env, FailureKind, ToolFailure};
-use crate::hooks::{Effects, HookCtx};
-use crate::ir::{
-    action_defaults, fnv1a64, prompt_names, Compaction, HarnessIr, Hook, PinRef, Strategy, Var,
-};
-use crate::model::{Model, ModelRequest, Role};
+use crate::episode::{Effects, Run};
+pub use crate::episode::{DEFAULT_PLAN_PROMPT, DEFAULT_REFLECT_PROMPT, DEFAULT_STEP_PROMPT};
+use crate::hooks::HookCtx;
+use crate::ir::{action_defaults, fnv1a64, prompt_names, HarnessIr, Hook, Strategy};
+use crate::message::Role;
+use crate::models::{Model, ModelError, ModelRequest};
 use crate::parse::parse_call;
 use crate::rules::{InterpretedRules, RuleSet};
-use crate::state::{CallRecord, EpisodeState, ReplyStatus};
-use crate::template::{mentions, parse_template, render};
-use crate::trace::{EventKind, TraceEvent, TraceSink};
-
-/// How a prompt's message is pinned (see [`Run::prompt_pin`]).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Pin {
-    No,
-    Always,
-    UntilSuperseded,
-}
-
-pub const DEFAULT_STEP_PROMPT: &str = "{{observation}}";
-pub const DEFAULT_PLAN_PROMPT: &str =
-    "Before acting, write a short numbered plan to reach the goal: {{task.goal}}\nDo not call a tool in this reply.";
-pub const DEFAULT_REFLECT_PROMPT: &str =
-    "Step {{step}} of {{max_steps}}. Reflect briefly: what worked, what did not, what next? Then answer with one call.";
+use crate::state::{CallRecord, ReplyStatus};
+use crate::trace::{EventKind, TraceSink};
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case", tag = "reason", content = "message")]
@@ -83,7 +69,16 @@ pub enum EndReason {
     Stopped(String),
     /// `max_steps` steps ran without the environment finishing.
     StepBudget,
+    /// The model failed in a way that is the harness's business (a scripted model ran
+    /// out of replies).
     ModelError(String),
+    /// The prompt overflowed the model's context window (the server refused it): the
+    /// harness's failure — it should have compacted.
+    ContextOverflow(String),
+    /// The infrastructure failed, not the harness: the model server (timeout, 5xx after the
+    /// retries, a malformed reply) or the environment bridge (crashed, hung). Such an
+    /// episode is re-run by the runner and never scored ([`EpisodeResult::is_infrastructure_failure`]).
+    Infrastructure(String),
 }
 
 impl EndReason {
@@ -93,6 +88,8 @@ impl EndReason {
             EndReason::Stopped(m) => format!("stopped: {m}"),
             EndReason::StepBudget => "step_budget".into(),
             EndReason::ModelError(m) => format!("model_error: {m}"),
+            EndReason::ContextOverflow(m) => format!("context_overflow: {m}"),
+            EndReason::Infrastructure(m) => format!("infrastructure: {m}"),
         }
     }
 }
@@ -110,6 +107,15 @@ pub struct EpisodeResult {
     pub model_calls: u32,
     pub tool_calls: u32,
     pub clock_ms: u64,
+}
+
+impl EpisodeResult {
+    /// Whether the episode ended because the infrastructure failed (model server or
+    /// environment bridge), so it says nothing about the harness: re-run it, and keep it
+    /// out of success rates, the digester and the gate.
+    pub fn is_infrastructure_failure(&self) -> bool {
+        matches!(self.end, EndReason::Infrastructure(_))
+    }
 }
 
 /// Run one episode with the IR's rules interpreted.
@@ -182,194 +188,7 @@ enum Flow {
     End(EndReason),
 }
 
-/// The mutable data of one episode, shared by the loop and [`HookCtx`].
-pub(crate) struct Run<'a> {
-    pub ir: &'a HarnessIr,
-    pub tools: Vec<ToolSpec>,
-    tools_text: String,
-    pub state: EpisodeState,
-    pub context: Context,
-    pub effects: Effects,
-    pub reprompts_used: u32,
-    pub retries_used: u32,
-    pub model_calls: u32,
-    pub tool_calls: u32,
-    sink: &'a mut dyn TraceSink,
-    seq: u64,
-    hook: Option<Hook>,
-    /// The latest observation has not entered the context yet.
-    obs_fresh: bool,
-}
-
 impl<'a> Run<'a> {
-    fn new(ir: &'a HarnessIr, sink: &'a mut dyn TraceSink, task: u64, seed: u64) -> Self {
-        let tools: Vec<ToolSpec> = ir.tools.iter().map(ToolSpec::from).collect();
-        let tools_text = tools
-            .iter()
-            .map(ToolSpec::signature)
-            .collect::<Vec<_>>()
-            .join("\n");
-        Run {
-            ir,
-            tools,
-            tools_text,
-            state: EpisodeState {
-                task,
-                seed,
-                max_steps: ir.loop_.max_steps,
-                ..EpisodeState::default()
-            },
-            context: Context::new(&ir.context),
-            effects: Effects::default(),
-            reprompts_used: 0,
-            retries_used: 0,
-            model_calls: 0,
-            tool_calls: 0,
-            sink,
-            seq: 0,
-            hook: None,
-            obs_fresh: true,
-        }
-    }
-
-    pub(crate) fn emit(&mut self, kind: EventKind) {
-        let event = TraceEvent {
-            seq: self.seq,
-            step: self.state.step,
-            hook: self.hook,
-            clock_ms: self.state.clock_ms,
-            kind,
-        };
-        self.seq += 1;
-        self.sink.emit(&event);
-    }
-
-    pub(crate) fn var_text(&self, v: Var) -> String {
-        let s = &self.state;
-        match v {
-            Var::TaskGoal => s.goal.clone(),
-            Var::TaskId => s.task.to_string(),
-            Var::Step => s.step.to_string(),
-            Var::MaxSteps => s.max_steps.to_string(),
-            Var::Tools => self.tools_text.clone(),
-            Var::AdmissibleActions => s.observation.admissible.join(", "),
-            Var::Observation => s.observation.text.clone(),
-            Var::History => s.history_text(),
-        }
-    }
-
-    fn render_prompt(&self, name: &str, default: &str) -> String {
-        match self.ir.prompt(name) {
-            Some(p) => render(&p.template, |v| self.var_text(v)),
-            None => render(&parse_template(default), |v| self.var_text(v)),
-        }
-    }
-
-    fn pinned_prompt(&self, name: &str) -> bool {
-        self.ir
-            .context
-            .pin
-            .iter()
-            .any(|p| matches!(p, PinRef::Prompt(n) if n == name))
-    }
-
-    /// How a message rendered from prompt `name` (or its built-in `default`) is pinned:
-    /// `Always` when the prompt is pinned by name or carries the tool list under
-    /// `pin = [tools]`; `UntilSuperseded` when it carries the admissible actions under
-    /// `pin = [admissible_actions]` (only the newest list is worth keeping).
-    fn prompt_pin(&self, name: &str, default: &str) -> Pin {
-        let mentions_var = |var: Var| match self.ir.prompt(name) {
-            Some(p) => mentions(&p.template, var),
-            None => mentions(&parse_template(default), var),
-        };
-        let pin = &self.ir.context.pin;
-        if self.pinned_prompt(name) || (pin.contains(&PinRef::Tools) && mentions_var(Var::Tools)) {
-            Pin::Always
-        } else if pin.contains(&PinRef::AdmissibleActions) && mentions_var(Var::AdmissibleActions) {
-            Pin::UntilSuperseded
-        } else {
-            Pin::No
-        }
-    }
-
-    /// Push a message rendered from a prompt, pinned as [`Self::prompt_pin`] says.
-    fn push_prompt_message(&mut self, role: Role, kind: MsgKind, text: String, pin: Pin) {
-        match pin {
-            Pin::UntilSuperseded => {
-                self.emit(EventKind::Message {
-                    role,
-                    kind,
-                    content: text.clone(),
-                    pinned: true,
-                });
-                self.context.push_superseding(role, kind, text, false);
-                self.state.context_tokens = self.context.tokens();
-            }
-            Pin::Always => self.push_message(role, kind, text, true),
-            Pin::No => self.push_message(role, kind, text, false),
-        }
-    }
-
-    fn goal_pinned(&self) -> bool {
-        self.ir.context.pin.contains(&PinRef::TaskGoal)
-    }
-
-    pub(crate) fn push_message(
-        &mut self,
-        role: Role,
-        kind: MsgKind,
-        content: String,
-        pinned: bool,
-    ) {
-        self.emit(EventKind::Message {
-            role,
-            kind,
-            content: content.clone(),
-            pinned,
-        });
-        self.context.push(role, kind, content, pinned);
-        self.state.context_tokens = self.context.tokens();
-    }
-
-    pub(crate) fn compact(&mut self, strategy: Compaction, target: u64) -> Option<Compacted> {
-        let done = self.context.compact(strategy, target)?;
-        self.state.context_tokens = self.context.tokens();
-        self.emit(EventKind::ContextCompacted(done.clone()));
-        Some(done)
-    }
-
-    pub(crate) fn rewrite_last_assistant(&mut self, text: &str) {
-        self.context.rewrite_last_assistant(text);
-        self.state.context_tokens = self.context.tokens();
-    }
-
-    /// Make `call` the pending call; returns its canonical text.
-    pub(crate) fn set_pending(&mut self, call: ToolCall) -> String {
-        let params = self.ir.tool(&call.tool).map(|t| t.params.as_slice());
-        let text = call.render(params);
-        self.state.pending = Some(call);
-        self.state.pending_text = Some(text.clone());
-        self.state.reply = ReplyStatus::Call;
-        text
-    }
-
-    fn init_context(&mut self) {
-        let system = self.ir.prompt(prompt_names::SYSTEM);
-        let system_has_goal = system.is_some_and(|p| mentions(&p.template, Var::TaskGoal));
-        if system.is_some() {
-            let text = self.render_prompt(prompt_names::SYSTEM, "");
-            // Rendered once, so a system prompt with the admissible actions keeps its pin.
-            let pinned = self.prompt_pin(prompt_names::SYSTEM, "") != Pin::No
-                || (system_has_goal && self.goal_pinned());
-            self.push_message(Role::System, MsgKind::System, text, pinned);
-        }
-        if !system_has_goal {
-            let text = format!("Goal: {}", self.state.goal);
-            let pinned = self.goal_pinned();
-            self.push_message(Role::User, MsgKind::Goal, text, pinned);
-        }
-    }
-
     /// Fire `hook`: trace it, let the rules run, and hand back what they requested.
     fn fire<R: RuleSet + ?Sized>(&mut self, rules: &R, hook: Hook) -> Effects {
         self.hook = Some(hook);
@@ -389,6 +208,9 @@ impl<'a> Run<'a> {
         model: &mut dyn Model,
         env: &mut dyn Env,
     ) -> EndReason {
+        if let Some(why) = env.infra_failure() {
+            return EndReason::Infrastructure(why);
+        }
         if let Some(msg) = self.fire(rules, Hook::TaskStart).stop {
             return EndReason::Stopped(msg);
         }
@@ -503,7 +325,11 @@ impl<'a> Run<'a> {
                     self.emit(EventKind::ModelFailed {
                         error: e.to_string(),
                     });
-                    return Some(EndReason::ModelError(e.to_string()));
+                    return Some(match e {
+                        ModelError::ContextOverflow(_) => EndReason::ContextOverflow(e.to_string()),
+                        _ if e.is_infrastructure() => EndReason::Infrastructure(e.to_string()),
+                        _ => EndReason::ModelError(e.to_string()),
+                    });
                 }
             };
             let st = &mut self.state;
@@ -572,7 +398,7 @@ impl<'a> Run<'a> {
             max_tokens: m.max_tokens,
             top_p: m.top_p,
             decoding: m.decoding,
-            seed: mix(base, u64::from(self.model_calls)),
+            seed: crate::rng::nth(base, u64::from(self.model_calls)),
             admissible: self.state.observation.admissible.clone(),
             expert: env.expert(),
         }
@@ -644,6 +470,9 @@ impl<'a> Run<'a> {
             });
             self.tool_calls = self.tool_calls.saturating_add(1);
             let mut out = env.step(&call);
+            if let Some(why) = env.infra_failure() {
+                return Flow::End(EndReason::Infrastructure(why));
+            }
             let waited = match timeout {
                 Some(t) if out.latency_ms > t && out.error.is_none() => {
                     let message = format!("Error: {} timed out after {t} ms.", call.tool);
@@ -720,12 +549,4 @@ impl<'a> Run<'a> {
 /// `base * 2^(n-1)` for the n-th re-issue, saturating.
 fn backoff(base: u64, n: u32) -> u64 {
     base.saturating_mul(1u64 << n.saturating_sub(1).min(32))
-}
-
-/// SplitMix64 of `base + index * golden`: distinct, well-spread seeds per model call.
-fn mix(base: u64, index: u64) -> u64 {
-    let mut z = base.wrapping_add(index.wrapping_add(1).wrapping_mul(0x9e37_79b9_7f4a_7c15));
-    z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-    z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-    z ^ (z >> 31)
 }

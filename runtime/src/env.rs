@@ -50,6 +50,12 @@ pub trait Env {
     fn tools(&self) -> Vec<ToolSpec>;
     /// The expert's next call, where the environment has an expert.
     fn expert(&self) -> Option<ToolCall>;
+    /// Why the environment itself broke in this episode (a crashed or hung bridge), if it
+    /// did: an infrastructure failure, which ends the episode unscored and gets it re-run.
+    /// Built-in environments never break.
+    fn infra_failure(&self) -> Option<String> {
+        None
+    }
 }
 
 impl<E: Env + ?Sized> Env for &mut E {
@@ -64,5 +70,8 @@ impl<E: Env + ?Sized> Env for &mut E {
     }
     fn expert(&self) -> Option<ToolCall> {
         (**self).expert()
+    }
+    fn infra_failure(&self) -> Option<String> {
+        (**self).infra_failure()
     }
 }

@@ -27,22 +27,13 @@
 //! of model and tool calls in a step is bounded by the largest `max` in the harness.
 
 use crate::context::MsgKind;
-use crate::engine::Run;
+use crate::episode::Run;
 use crate::ir::{ActionKind, Compaction, Hook, RepairStrategy, Segment, Var};
-use crate::model::Role;
+use crate::message::Role;
 use crate::repair::repair;
 use crate::state::{EpisodeState, ReplyStatus};
 use crate::template::render;
 use crate::trace::EventKind;
-
-/// Requests recorded while a hook's rules run; the engine acts on them afterwards.
-#[derive(Debug, Clone, Default, PartialEq)]
-pub(crate) struct Effects {
-    pub block: Option<String>,
-    pub stop: Option<String>,
-    pub reprompt: Option<String>,
-    pub retry_backoff_ms: Option<u64>,
-}
 
 pub struct HookCtx<'r, 'a> {
     run: &'r mut Run<'a>,

@@ -12,25 +12,29 @@
 //! | [`call`] | tool calls and tool specs as data; the canonical call text |
 //! | [`parse`] | when a model reply is a well-formed call (the exact rules) |
 //! | [`repair`] | `extract_action`, `fuzzy_match`, `json_fix` |
-//! | [`model`] | the [`model::Model`] trait; `ScriptedModel` and `FnModel` for tests |
-//! | `openai` | the `openai:` backend: chat completions over HTTP, retries, timeouts, constrained decoding (feature `openai`, on by default) |
-//! | [`cache`] | the response cache: `cache:DIR:SPEC` records, `replay:DIR` serves only |
-//! | [`runner`] | environments and test models by name, episode seeds, batches of episodes |
-//! | [`noisy`] | `NoisyExpertModel`: a seeded test stand-in that follows the env's expert, noisily |
-//! | [`sim`] | the simulated model family `sim:small`, `sim:medium`, `sim:large` (results are labelled simulated) |
-//! | [`env`](mod@env) | the [`env::Env`] trait; [`envs::KeyDoor`], a small deterministic test world |
-//! | [`context`] | the context window: token estimate, pins, `keep_last`, compaction |
+//! | [`message`] | chat messages and roles, and the token estimate (shared by context and models) |
+//! | [`models`] | the [`models::Model`] trait and one room per backend: `spec` (a [`models::spec::ModelSpec`] by name), `sim`, `noisy`, `openai` (feature `openai`), `cache` |
+//! | [`env`](mod@env) | the [`env::Env`] trait |
+//! | [`envs`] | the environments: `KeyDoor`, `household`, `flaky_api`, `stdio` (the bridge) |
+//! | [`runner`] | environments by name, episode seeds, batches of episodes (infrastructure failures re-run) |
+//! | [`context`] | the context window: pins, `keep_last`, compaction |
 //! | [`state`] | the episode state detectors read |
 //! | [`detect`] | the detectors, as pure functions of the state |
+//! | `episode` | `Run`: one episode's mutable data, shared by the loop and the hook actions |
 //! | [`hooks`] | [`hooks::HookCtx`]: what rules may read and do at a hook; each action's semantics |
 //! | [`rules`] | the [`rules::RuleSet`] trait and the interpreter [`rules::InterpretedRules`] |
 //! | [`engine`] | the agent loop: hooks in order, model and tool calls, strategies, ends |
 //! | [`trace`] | trace events, JSONL sinks |
+//! | [`rng`] | SplitMix64, the one seeded generator everything draws from |
+//! | [`fsutil`] | [`fsutil::write_atomic`], the one way a file that matters is written |
+//!
+//! Architecture invariant: the module imports form no cycle. `engine → hooks → episode`,
+//! `rules → hooks`; `context` and `models` share `message` and never import each other.
 //!
 //! # Running a harness
 //!
 //! ```
-//! use harnessx_runtime::{envs::KeyDoor, ir::HarnessIr, model::{ScriptedModel, WhenExhausted},
+//! use harnessx_runtime::{envs::KeyDoor, ir::HarnessIr, models::{ScriptedModel, WhenExhausted},
 //!     run_episode, trace::VecSink};
 //!
 //! let ir = HarnessIr::new("empty"); // no tools: every reply is malformed
@@ -75,24 +79,23 @@
 //! `default-features = false`, which keeps the HTTP and TLS stack out of their build;
 //! without the feature an `openai:` spec is refused with [`runner::NO_HTTP_BACKEND`].
 
-pub mod cache;
 pub mod call;
 pub mod context;
 pub mod detect;
 pub mod engine;
 pub mod env;
 pub mod envs;
+mod episode;
+pub mod fsutil;
 pub mod hooks;
 pub mod ir;
-pub mod model;
-pub mod noisy;
-#[cfg(feature = "openai")]
-pub mod openai;
+pub mod message;
+pub mod models;
 pub mod parse;
 pub mod repair;
+pub mod rng;
 pub mod rules;
 pub mod runner;
-pub mod sim;
 pub mod state;
 pub mod template;
 pub mod trace;

@@ -5,34 +5,16 @@
 //! run and a compiled run of the same harness build *the same* environment and model from
 //! the same spec, so their traces can be compared byte for byte.
 
-use std::fmt;
-
 use crate::engine::{run_with_rules, EpisodeResult};
 use crate::env::Env;
 use crate::envs::KeyDoor;
 use crate::ir::HarnessIr;
-use crate::model::{Model, ScriptedModel, WhenExhausted};
-use crate::noisy::NoisyExpertModel;
+use crate::models::spec::ModelSpec;
 use crate::rules::RuleSet;
 use crate::trace::VecSink;
 
 /// Environments available by name.
 pub const KNOWN_ENVS: &[&str] = &["key_door", "household", "flaky_api", "stdio:CMD"];
-
-/// Model specs available by name (both are test stand-ins, not real or simulated models).
-pub const KNOWN_MODELS: &[&str] = &[
-    "noisy:P",
-    "scripted:PATH",
-    "openai:BASE_URL#MODEL",
-    "cache:DIR:SPEC",
-    "replay:DIR",
-    "sim:small|medium|large",
-];
-
-/// Why `openai:` is refused by a runtime built without its `openai` feature (see the
-/// crate docs): that build has no HTTP client.
-pub const NO_HTTP_BACKEND: &str =
-    "this build of the runtime has no HTTP backend (feature `openai`), so `openai:` models are unavailable";
 
 /// The environment called `name`, or an error listing the known ones.
 pub fn make_env(name: &str) -> Result<Box<dyn Env>, String> {
@@ -49,185 +31,11 @@ pub fn make_env(name: &str) -> Result<Box<dyn Env>, String> {
     }
 }
 
-/// A model chosen on the command line. Both kinds are **test stand-ins**.
-#[derive(Debug, Clone, PartialEq)]
-pub enum ModelSpec {
-    /// `noisy:P`: [`NoisyExpertModel`] with competence `P` in `[0, 1]` and default weights.
-    Noisy(f64),
-    /// `scripted:PATH`: a [`ScriptedModel`] replaying these replies in order, cycling.
-    Scripted(Vec<String>),
-    /// `openai:BASE_URL#MODEL[?options]`: a real model over the chat-completions API
-    /// ([`crate::openai`]). Only with the crate feature `openai`.
-    #[cfg(feature = "openai")]
-    OpenAi(crate::openai::OpenAiConfig),
-    /// `cache:DIR:SPEC`: `SPEC` behind the response cache in `DIR` ([`crate::cache`]):
-    /// cached replies are served, others are asked for and stored.
-    Cached { dir: String, inner: Box<ModelSpec> },
-    /// `replay:DIR`: replies from the response cache in `DIR` only; a miss is an error.
-    Replay(String),
-    /// `sim:small|medium|large`: the simulated model family ([`crate::sim`]). Its results
-    /// are simulated and must be labelled so ([`ModelSpec::is_simulated`]).
-    Sim(crate::sim::Tier),
-}
-
-impl fmt::Display for ModelSpec {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            ModelSpec::Noisy(p) => write!(f, "noisy:{p} (test stand-in)"),
-            ModelSpec::Scripted(r) => write!(f, "scripted, {} replies (test stand-in)", r.len()),
-            #[cfg(feature = "openai")]
-            ModelSpec::OpenAi(c) => write!(f, "{c}"),
-            ModelSpec::Cached { dir, inner } => write!(f, "{inner}, cached in {dir}"),
-            ModelSpec::Replay(dir) => write!(f, "replay of {dir}"),
-            ModelSpec::Sim(t) => write!(f, "sim:{t} (simulated)"),
-        }
-    }
-}
-
-impl ModelSpec {
-    /// Parse `noisy:P` or `scripted:PATH`. `read` loads a scripted file (injected so this
-    /// module does no IO of its own); the file holds one reply per line, blank lines
-    /// skipped.
-    pub fn parse(
-        spec: &str,
-        read: impl FnOnce(&str) -> Result<String, String>,
-    ) -> Result<ModelSpec, String> {
-        let unknown = || {
-            format!(
-                "unknown model `{spec}`; known models: {}",
-                KNOWN_MODELS.join(", ")
-            )
-        };
-        let (kind, arg) = spec.split_once(':').ok_or_else(unknown)?;
-        match kind {
-            "noisy" => match arg.trim().parse::<f64>() {
-                Ok(p) if (0.0..=1.0).contains(&p) => Ok(ModelSpec::Noisy(p)),
-                _ => Err(format!(
-                    "`{spec}`: the competence of `noisy:P` must be a number from 0 to 1"
-                )),
-            },
-            "scripted" if !arg.is_empty() => {
-                let text = read(arg)?;
-                let replies: Vec<String> = text
-                    .lines()
-                    .filter(|l| !l.trim().is_empty())
-                    .map(str::to_string)
-                    .collect();
-                if replies.is_empty() {
-                    return Err(format!(
-                        "`{arg}`: a scripted model needs at least one reply"
-                    ));
-                }
-                Ok(ModelSpec::Scripted(replies))
-            }
-            #[cfg(feature = "openai")]
-            "openai" => crate::openai::OpenAiConfig::parse(arg).map(ModelSpec::OpenAi),
-            #[cfg(not(feature = "openai"))]
-            "openai" => Err(format!("`{spec}`: {NO_HTTP_BACKEND}")),
-            // The directory ends at the first `:`; the rest is a whole spec (`openai:http://…`).
-            "cache" => match arg.split_once(':') {
-                Some((dir, inner)) if !dir.is_empty() && !inner.is_empty() => {
-                    Ok(ModelSpec::Cached {
-                        dir: dir.to_string(),
-                        inner: Box::new(ModelSpec::parse(inner, read)?),
-                    })
-                }
-                _ => Err(format!("`{spec}`: expected `cache:DIR:SPEC`")),
-            },
-            "replay" if !arg.is_empty() => Ok(ModelSpec::Replay(arg.to_string())),
-            "sim" => crate::sim::Tier::parse(arg)
-                .map(ModelSpec::Sim)
-                .ok_or_else(|| {
-                    format!("`{spec}`: the simulated tiers are sim:small, sim:medium, sim:large")
-                }),
-            _ => Err(unknown()),
-        }
-    }
-
-    /// Whether results from this model are simulated (`sim:`, also behind a cache), so
-    /// summaries can say so.
-    pub fn is_simulated(&self) -> bool {
-        match self {
-            ModelSpec::Sim(_) => true,
-            ModelSpec::Cached { inner, .. } => inner.is_simulated(),
-            _ => false,
-        }
-    }
-
-    /// Whether this model calls a server over HTTP (`openai:`, also behind a cache), so a
-    /// compiled runner must build the runtime with its `openai` feature. `replay:` does not:
-    /// it only reads its directory.
-    pub fn needs_http(&self) -> bool {
-        match self {
-            #[cfg(feature = "openai")]
-            ModelSpec::OpenAi(_) => true,
-            ModelSpec::Cached { inner, .. } => inner.needs_http(),
-            _ => false,
-        }
-    }
-
-    /// What produces the replies, for response caches (see [`crate::cache`]).
-    pub fn model_id(&self) -> String {
-        match self {
-            #[cfg(feature = "openai")]
-            ModelSpec::OpenAi(c) => c.model_id(),
-            ModelSpec::Noisy(p) => format!("noisy:{p}"),
-            ModelSpec::Scripted(r) => format!(
-                "scripted:{:016x}",
-                crate::ir::fnv1a64(r.join("\n").as_bytes())
-            ),
-            ModelSpec::Cached { inner, .. } => inner.model_id(),
-            ModelSpec::Replay(dir) => format!("replay:{dir}"),
-            #[allow(unreachable_patterns)]
-            other => other.to_string(),
-        }
-    }
-
-    /// Take the harness's model settings that a spec leaves open: for `openai:`, the
-    /// API-key variable (`api_key_env`) and the timeout. Call it before [`Self::build`].
-    /// (Without the `openai` feature no spec takes any, and `m` only passes through caches.)
-    #[cfg_attr(not(feature = "openai"), allow(clippy::only_used_in_recursion))]
-    pub fn apply_model_ir(&mut self, m: &crate::ir::ModelIr) {
-        match self {
-            #[cfg(feature = "openai")]
-            ModelSpec::OpenAi(c) => c.apply_model_ir(m),
-            ModelSpec::Cached { inner, .. } => inner.apply_model_ir(m),
-            _ => {}
-        }
-    }
-
-    /// A fresh model for one episode (models keep per-episode state, e.g. the noisy
-    /// model's previous call, so episodes never share an instance).
-    pub fn build(&self) -> Box<dyn Model> {
-        match self {
-            ModelSpec::Noisy(p) => Box::new(NoisyExpertModel::new(*p)),
-            ModelSpec::Scripted(r) => Box::new(ScriptedModel::new(r.clone(), WhenExhausted::Cycle)),
-            #[cfg(feature = "openai")]
-            ModelSpec::OpenAi(c) => Box::new(crate::openai::OpenAiModel::new(c.clone())),
-            // Building cannot fail, so an unusable cache fails every call with the reason.
-            ModelSpec::Cached { dir, inner } => {
-                match crate::cache::CachingModel::new(inner.build(), dir, &inner.model_id()) {
-                    Ok(m) => Box::new(m),
-                    Err(e) => Box::new(crate::cache::FailingModel(e)),
-                }
-            }
-            ModelSpec::Replay(dir) => match crate::cache::CachingModel::replay(dir) {
-                Ok(m) => Box::new(m),
-                Err(e) => Box::new(crate::cache::FailingModel(e)),
-            },
-            ModelSpec::Sim(t) => Box::new(crate::sim::SimModel::new(*t)),
-        }
-    }
-}
-
 /// The seed of episode `task` in a run with base seed `base`: SplitMix64 of
 /// `base + (task + 1) * 0x9e3779b97f4a7c15`, so neighbouring tasks get unrelated seeds and
 /// the mapping is fixed forever (traces record it).
 pub fn episode_seed(base: u64, task: u64) -> u64 {
-    let mut z = base.wrapping_add(task.wrapping_add(1).wrapping_mul(0x9e37_79b9_7f4a_7c15));
-    z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-    z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-    z ^ (z >> 31)
+    crate::rng::nth(base, task)
 }
 
 /// One finished episode of [`run_episodes`].
@@ -238,7 +46,16 @@ pub struct Episode {
     pub result: EpisodeResult,
     /// The whole trace as JSON lines.
     pub trace_jsonl: String,
+    /// How many times the episode was run again because the infrastructure failed
+    /// ([`INFRA_RERUNS`] at most); the trace and result are those of the last run.
+    pub infra_reruns: u32,
 }
+
+/// How many times an episode whose infrastructure failed (model server, environment
+/// bridge) is run again before its failure stands. Re-running is sound because an episode
+/// is a pure function of `(harness, task, seed)` and the replies: the rerun asks the same
+/// questions, and a response cache answers those it already has.
+pub const INFRA_RERUNS: u32 = 2;
 
 /// Run tasks `0..tasks` in order with seeds from [`episode_seed`], a fresh environment
 /// and model per episode, calling `each` after every episode.
@@ -267,17 +84,25 @@ pub fn run_one<R: RuleSet + ?Sized>(
     task: u64,
     seed: u64,
 ) -> Result<Episode, String> {
-    let mut e = make_env(env)?;
-    let mut m = model.build();
     let s = episode_seed(seed, task);
-    let mut sink = VecSink::default();
-    let result = run_with_rules(ir, rules, m.as_mut(), e.as_mut(), task, s, &mut sink);
-    Ok(Episode {
-        task,
-        seed: s,
-        result,
-        trace_jsonl: sink.to_jsonl(),
-    })
+    let mut infra_reruns = 0;
+    loop {
+        let mut e = make_env(env)?;
+        let mut m = model.build();
+        let mut sink = VecSink::default();
+        let result = run_with_rules(ir, rules, m.as_mut(), e.as_mut(), task, s, &mut sink);
+        if result.is_infrastructure_failure() && infra_reruns < INFRA_RERUNS {
+            infra_reruns += 1;
+            continue;
+        }
+        return Ok(Episode {
+            task,
+            seed: s,
+            result,
+            trace_jsonl: sink.to_jsonl(),
+            infra_reruns,
+        });
+    }
 }
 
 /// The default number of workers for [`run_episodes_parallel`]: the available parallelism,
@@ -370,14 +195,22 @@ pub fn run_episodes_parallel<R: RuleSet + Sync + ?Sized>(
 /// Aggregates over a batch, for summaries.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Summary {
+    /// Scored episodes: those the infrastructure did not fail.
     pub episodes: u64,
     pub successes: u64,
     pub steps: u64,
     pub tokens: u64,
+    /// Episodes that still failed on the infrastructure after their reruns: not scored.
+    pub infra_failures: u64,
 }
 
 impl Summary {
+    /// Count one episode; one the infrastructure failed is counted apart and not scored.
     pub fn add(&mut self, r: &EpisodeResult) {
+        if r.is_infrastructure_failure() {
+            self.infra_failures += 1;
+            return;
+        }
         self.episodes += 1;
         self.successes += u64::from(r.success);
         self.steps += u64::from(r.steps);

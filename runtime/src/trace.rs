@@ -12,7 +12,7 @@ use serde::{Deserialize, Serialize};
 use crate::context::Compacted;
 use crate::env::ToolFailure;
 use crate::ir::{Hook, ProcessorKind};
-use crate::model::Role;
+use crate::message::Role;
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct TraceEvent {

@@ -5,7 +5,7 @@ mod common;
 use common::*;
 use harnessx_runtime::envs::{Fault, FaultKind, KeyDoor};
 use harnessx_runtime::ir::*;
-use harnessx_runtime::model::{ScriptedModel, WhenExhausted};
+use harnessx_runtime::models::{ScriptedModel, WhenExhausted};
 use harnessx_runtime::trace::EventKind;
 use harnessx_runtime::EndReason;
 

@@ -5,7 +5,7 @@ use harnessx_runtime::call::ToolCall;
 use harnessx_runtime::env::{Env, FailureKind, StepOutcome};
 use harnessx_runtime::envs::flaky_api::{self, Family, FlakyApi, STEP_LIMIT};
 use harnessx_runtime::ir::{HarnessIr, ToolIr};
-use harnessx_runtime::noisy::NoisyExpertModel;
+use harnessx_runtime::models::noisy::NoisyExpertModel;
 use harnessx_runtime::run_episode;
 use harnessx_runtime::runner::make_env;
 use harnessx_runtime::trace::VecSink;

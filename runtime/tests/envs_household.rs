@@ -7,20 +7,9 @@ use harnessx_runtime::call::ToolCall;
 use harnessx_runtime::env::Env;
 use harnessx_runtime::envs::household::{self, Household, TaskType, STEP_LIMIT};
 use harnessx_runtime::parse::parse_call;
+use harnessx_runtime::rng::SplitMix;
 use harnessx_runtime::runner::make_env;
 use serde_json::json;
-
-/// A small seeded stream for the tests' own choices.
-struct Rng(u64);
-impl Rng {
-    fn below(&mut self, n: usize) -> usize {
-        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-        ((z ^ (z >> 31)) % n.max(1) as u64) as usize
-    }
-}
 
 fn call(text: &str) -> ToolCall {
     parse_call(text, &household::tools()).unwrap_or_else(|e| panic!("{text}: {e:?}"))
@@ -44,7 +33,7 @@ fn run_expert(env: &mut Household, budget: u32) -> Option<u32> {
 }
 
 /// A random admissible action other than `finish()`.
-fn random_action(env: &Household, rng: &mut Rng) -> ToolCall {
+fn random_action(env: &Household, rng: &mut SplitMix) -> ToolCall {
     let acts: Vec<String> = env
         .admissible()
         .into_iter()
@@ -87,7 +76,7 @@ fn expert_solves_a_thousand_tasks_within_the_step_limit() {
 
 #[test]
 fn expert_recovers_from_random_detours() {
-    let mut rng = Rng(11);
+    let mut rng = SplitMix::new(11);
     for task in 0..300u64 {
         let mut env = Household::new();
         env.reset(task, 3);
@@ -108,7 +97,7 @@ fn expert_recovers_from_random_detours() {
 fn same_task_and_seed_give_the_same_episode() {
     let trace = |task: u64, seed: u64| {
         let mut env = Household::new();
-        let mut rng = Rng(5);
+        let mut rng = SplitMix::new(5);
         let mut out = vec![format!("{:?}", env.reset(task, seed))];
         for _ in 0..30 {
             let o = env.step(&random_action(&env, &mut rng));
@@ -313,7 +302,12 @@ fn all_calls(env: &Household) -> Vec<ToolCall> {
 }
 
 /// Listed actions succeed; every other expressible call is rejected without effect.
-fn check_admissible_exactly(env: &Household, calls: &[ToolCall], exhaustive: bool, rng: &mut Rng) {
+fn check_admissible_exactly(
+    env: &Household,
+    calls: &[ToolCall],
+    exhaustive: bool,
+    rng: &mut SplitMix,
+) {
     let tools = household::tools();
     let listed = env.admissible();
     for a in &listed {
@@ -343,7 +337,7 @@ fn check_admissible_exactly(env: &Household, calls: &[ToolCall], exhaustive: boo
 
 #[test]
 fn admissible_actions_are_exactly_the_valid_ones() {
-    let mut rng = Rng(99);
+    let mut rng = SplitMix::new(99);
     for task in 0..30u64 {
         let mut env = Household::new();
         env.reset(task, task);
@@ -424,7 +418,7 @@ fn the_goal_ends_the_episode_with_a_reward() {
 
 /// The success rate of uniformly random admissible actions, over `tasks` tasks.
 fn random_policy(tasks: u64, allow_finish: bool) -> f64 {
-    let mut rng = Rng(2024);
+    let mut rng = SplitMix::new(2024);
     let mut wins = 0u32;
     for task in 0..tasks {
         let mut env = Household::new();

@@ -7,15 +7,16 @@ use std::path::PathBuf;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 
-use harnessx_runtime::cache::CachingModel;
 use harnessx_runtime::envs::KeyDoor;
 use harnessx_runtime::ir::ModelIr;
-use harnessx_runtime::model::{Model, ModelError, ModelRequest, ModelResponse};
-use harnessx_runtime::noisy::NoisyExpertModel;
-use harnessx_runtime::openai::ToolMode;
+use harnessx_runtime::models::cache::CachingModel;
+use harnessx_runtime::models::noisy::NoisyExpertModel;
+use harnessx_runtime::models::openai::ToolMode;
+use harnessx_runtime::models::spec::ModelSpec;
+use harnessx_runtime::models::{Model, ModelError, ModelRequest, ModelResponse};
 use harnessx_runtime::rules::InterpretedRules;
 use harnessx_runtime::run_episode;
-use harnessx_runtime::runner::{episode_seed, run_episodes, ModelSpec};
+use harnessx_runtime::runner::{episode_seed, run_episodes};
 use harnessx_runtime::trace::{read_jsonl, EventKind, VecSink};
 
 /// Counts the calls that reach the wrapped model.

@@ -14,12 +14,13 @@ use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use harnessx_runtime::cache::CachingModel;
 use harnessx_runtime::call::ToolSpec;
 use harnessx_runtime::envs::KeyDoor;
 use harnessx_runtime::ir::{Decoding, ParamIr, TypeIr};
-use harnessx_runtime::model::{Message, Model, ModelError, ModelRequest, Role};
-use harnessx_runtime::openai::{OpenAiConfig, OpenAiModel, SchemaFormat, ToolMode};
+use harnessx_runtime::message::{Message, Role};
+use harnessx_runtime::models::cache::CachingModel;
+use harnessx_runtime::models::openai::{OpenAiConfig, OpenAiModel, SchemaFormat, ToolMode};
+use harnessx_runtime::models::{Model, ModelError, ModelRequest};
 use harnessx_runtime::run_episode;
 use harnessx_runtime::trace::VecSink;
 

@@ -21,8 +21,8 @@ use harnessx_runtime::env::Env;
 use harnessx_runtime::ir::{
     ActionIr, ActionKind, CondIr, Decoding, HarnessIr, Hook, PromptIr, RepairStrategy, ToolIr,
 };
-use harnessx_runtime::model::{Model, ModelError, ModelRequest, ModelResponse};
-use harnessx_runtime::openai::{OpenAiConfig, OpenAiModel};
+use harnessx_runtime::models::openai::{OpenAiConfig, OpenAiModel};
+use harnessx_runtime::models::{Model, ModelError, ModelRequest, ModelResponse};
 use harnessx_runtime::run_episode;
 use harnessx_runtime::runner::{episode_seed, make_env};
 use harnessx_runtime::template::parse_template;

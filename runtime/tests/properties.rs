@@ -13,7 +13,7 @@ use harnessx_runtime::ir::{
     ActionIr, ActionKind, CmpOp, Compaction, CondIr, HarnessIr, Hook, LoopIr, Metric,
     RepairStrategy, RuleIr, Subject, Var,
 };
-use harnessx_runtime::model::{ScriptedModel, WhenExhausted};
+use harnessx_runtime::models::{ScriptedModel, WhenExhausted};
 use harnessx_runtime::parse::parse_call;
 use harnessx_runtime::repair::repair;
 use harnessx_runtime::rules::RuleSet;

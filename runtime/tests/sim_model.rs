@@ -4,10 +4,11 @@
 
 mod common;
 
-use harnessx_runtime::model::Model;
+use harnessx_runtime::models::sim::{SimModel, Tier};
+use harnessx_runtime::models::spec::ModelSpec;
+use harnessx_runtime::models::Model;
 use harnessx_runtime::rules::InterpretedRules;
-use harnessx_runtime::runner::{run_episodes, ModelSpec, Summary};
-use harnessx_runtime::sim::{SimModel, Tier};
+use harnessx_runtime::runner::{run_episodes, Summary};
 
 fn no_file(_: &str) -> Result<String, String> {
     Err("no files".into())

@@ -7,9 +7,10 @@ use harnessx_runtime::call::ToolCall;
 use harnessx_runtime::env::{Env, FailureKind};
 use harnessx_runtime::envs::stdio::{BridgeErrorKind, StdioConfig, StdioEnv};
 use harnessx_runtime::ir::{HarnessIr, ParamIr, ToolIr, TypeIr};
-use harnessx_runtime::noisy::NoisyExpertModel;
+use harnessx_runtime::models::noisy::NoisyExpertModel;
+use harnessx_runtime::models::spec::ModelSpec;
 use harnessx_runtime::rules::InterpretedRules;
-use harnessx_runtime::runner::{make_env, run_episodes, ModelSpec};
+use harnessx_runtime::runner::{make_env, run_episodes};
 use harnessx_runtime::trace::VecSink;
 use harnessx_runtime::{run_episode, EndReason};
 

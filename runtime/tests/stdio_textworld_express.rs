@@ -11,8 +11,9 @@ use harnessx_runtime::call::ToolCall;
 use harnessx_runtime::env::Env;
 use harnessx_runtime::envs::stdio::{StdioConfig, StdioEnv};
 use harnessx_runtime::ir::{HarnessIr, ParamIr, ToolIr, TypeIr};
-use harnessx_runtime::model::FnModel;
-use harnessx_runtime::noisy::NoisyExpertModel;
+use harnessx_runtime::models::noisy::NoisyExpertModel;
+use harnessx_runtime::models::FnModel;
+use harnessx_runtime::rng::mix;
 use harnessx_runtime::trace::VecSink;
 use harnessx_runtime::{run_episode, EpisodeResult};
 
@@ -46,14 +47,6 @@ fn twx_ir() -> HarnessIr {
     )];
     ir.loop_.max_steps = STEPS;
     ir
-}
-
-/// SplitMix64, for the seeded random baseline.
-fn mix(mut z: u64) -> u64 {
-    z = z.wrapping_add(0x9e37_79b9_7f4a_7c15);
-    z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-    z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-    z ^ (z >> 31)
 }
 
 struct Tally {
@@ -90,7 +83,7 @@ fn textworld_express_expert_solves_and_random_does_not() {
     // The baseline: a uniformly random admissible action at every step (seeded).
     let random: Vec<EpisodeResult> = (0..tasks)
         .map(|task| {
-            let mut model = FnModel(|req: &harnessx_runtime::model::ModelRequest| {
+            let mut model = FnModel(|req: &harnessx_runtime::models::ModelRequest| {
                 let a = &req.admissible;
                 if a.is_empty() {
                     r#"act("look around")"#.to_string()

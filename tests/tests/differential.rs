@@ -19,8 +19,9 @@ use std::process::Command;
 use harnessx_compiler::build::{cargo_build, write_crate, write_if_changed, BuildOptions};
 use harnessx_compiler::lower::lower_source;
 use harnessx_runtime::ir::HarnessIr;
+use harnessx_runtime::models::spec::ModelSpec;
 use harnessx_runtime::rules::InterpretedRules;
-use harnessx_runtime::runner::{run_episodes, ModelSpec};
+use harnessx_runtime::runner::run_episodes;
 
 /// Base seeds of the runs; each run has `TASKS` episodes with seeds derived from its base.
 const SEEDS: &[u64] = &[0, 1, 7, 1234];
@@ -85,7 +86,8 @@ const DRIVER: &str = r##"//! Runs every harness of the batch on key_door with th
 //! `#episode HASH COMPETENCE SEED TASK` then the episode's JSONL trace.
 use std::io::Write;
 
-use harnessx_runtime::runner::{run_episodes, ModelSpec};
+use harnessx_runtime::runner::run_episodes;
+use harnessx_runtime::models::spec::ModelSpec;
 
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();

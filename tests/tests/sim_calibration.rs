@@ -10,9 +10,10 @@ use std::path::{Path, PathBuf};
 
 use harnessx_compiler::lower::lower_source;
 use harnessx_runtime::ir::HarnessIr;
+use harnessx_runtime::models::sim::Tier;
+use harnessx_runtime::models::spec::ModelSpec;
 use harnessx_runtime::rules::InterpretedRules;
-use harnessx_runtime::runner::{run_episodes, ModelSpec, Summary};
-use harnessx_runtime::sim::Tier;
+use harnessx_runtime::runner::{run_episodes, Summary};
 
 /// Episodes per cell in the always-on tests.
 const N: u64 = 40;

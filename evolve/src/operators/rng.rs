@@ -1,6 +1,7 @@
-//! A small seeded generator (SplitMix64). Hand-rolled so a seed gives the same candidates
-//! on every platform and with every dependency version: evolution runs must resume and
-//! replay exactly.
+//! The operators' seeded generator: the SplitMix64 stream of [`harnessx_runtime::rng`]
+//! (fixed forever, so a seed gives the same candidates on every platform and with every
+//! dependency version: evolution runs must resume and replay exactly), with the
+//! multiply-shift sampling the operators draw with.
 
 /// The generator every operator draws from.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -14,16 +15,12 @@ impl Rng {
     }
 
     pub fn next_u64(&mut self) -> u64 {
-        self.state = self.state.wrapping_add(0x9e37_79b9_7f4a_7c15);
-        let mut z = self.state;
-        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-        z ^ (z >> 31)
+        harnessx_runtime::rng::next(&mut self.state)
     }
 
     /// Uniform in `[0, 1)`.
     pub fn unit(&mut self) -> f64 {
-        (self.next_u64() >> 11) as f64 / (1u64 << 53) as f64
+        harnessx_runtime::rng::unit(self.next_u64())
     }
 
     /// Uniform in `0..n`; 0 when `n` is 0.

@@ -53,10 +53,10 @@ use std::collections::BTreeSet;
 
 use serde_json::Value;
 
-use super::household::rng::SplitMix;
 use crate::call::{ToolCall, ToolSpec};
 use crate::env::{Env, FailureKind, Observation, StepOutcome, ToolFailure};
 use crate::ir::{ParamIr, TypeIr};
+use crate::rng::SplitMix;
 
 /// The example harness's `max_steps`; the expert needs at most 5 calls plus faults.
 pub const STEP_LIMIT: u32 = 20;
@@ -699,7 +699,7 @@ fn generate(task: u64) -> (Vec<Ticket>, Spec) {
 
 /// The fault and latency of each of the first [`SCHEDULE_LEN`] calls of an episode.
 fn schedule(task: u64, seed: u64) -> Vec<(Fault, u64)> {
-    let mut rng = SplitMix::keyed(task ^ super::household::rng::mix(seed), FAULT_SALT);
+    let mut rng = SplitMix::keyed(task ^ crate::rng::mix(seed), FAULT_SALT);
     let mut out = Vec::with_capacity(SCHEDULE_LEN);
     let mut failing = 0;
     while out.len() < SCHEDULE_LEN {

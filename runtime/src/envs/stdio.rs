@@ -1032,6 +1032,12 @@ impl Env for StdioEnv {
     fn expert(&self) -> Option<ToolCall> {
         self.expert.clone()
     }
+
+    /// A bridge that crashed, hung or broke the protocol in this episode: the episode is
+    /// the infrastructure's failure, not the harness's.
+    fn infra_failure(&self) -> Option<String> {
+        self.failure.as_ref().map(|f| f.message.clone())
+    }
 }
 
 impl Drop for StdioEnv {

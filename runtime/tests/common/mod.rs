@@ -3,7 +3,7 @@
 
 use harnessx_runtime::envs::KeyDoor;
 use harnessx_runtime::ir::*;
-use harnessx_runtime::model::{FnModel, Model, ModelRequest};
+use harnessx_runtime::models::{FnModel, Model, ModelRequest};
 use harnessx_runtime::template::parse_template;
 use harnessx_runtime::trace::{EventKind, TraceEvent, VecSink};
 use harnessx_runtime::{run_episode, EpisodeResult};

@@ -9,9 +9,9 @@
 //! enough objects of the goal kind exist, none starts inside a target receptacle, the
 //! needed appliance or lamp exists, and the target kind is not the treatment's appliance.
 
-use super::rng::SplitMix;
 use super::tasks::{Goal, TaskType};
 use super::world::{Obj, Recep, World, LAMP};
+use crate::rng::SplitMix;
 
 /// A receptacle kind in a room template: how many, and whether it opens.
 struct RecepSpec {

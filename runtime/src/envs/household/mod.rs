@@ -24,7 +24,6 @@
 
 mod expert;
 mod gen;
-pub(crate) mod rng;
 mod tasks;
 mod world;
 
@@ -115,7 +114,7 @@ impl Household {
         out.push("finish()".into());
         // A per-episode order, so the position of an action tells a model nothing.
         // (The sort is stable, so even a hash tie keeps a fixed order.)
-        out.sort_by_cached_key(|a| rng::hash_str(self.seed, a));
+        out.sort_by_cached_key(|a| crate::rng::hash_str(self.seed, a));
         out
     }
 

@@ -3,7 +3,7 @@
 //!
 //! Only with the crate feature `openai` (on by default): it brings in the HTTP client
 //! (ureq, rustls TLS). Without it the module is absent and the spec `openai:` is an error
-//! ([`crate::runner::ModelSpec::parse`]).
+//! ([`crate::models::spec::ModelSpec::parse`]).
 //!
 //! # Spec
 //!
@@ -61,9 +61,10 @@ use serde::ser::{Serialize, SerializeMap, SerializeSeq, Serializer};
 use serde_json::{Map, Value};
 
 use crate::call::{ToolCall, ToolSpec};
-use crate::context::{estimate_tokens, PER_MESSAGE_TOKENS};
 use crate::ir::{Decoding, ModelIr, TypeIr};
-use crate::model::{request_tokens, Model, ModelError, ModelRequest, ModelResponse, Role};
+use crate::message::Role;
+use crate::message::{estimate_tokens, PER_MESSAGE_TOKENS};
+use crate::models::{request_tokens, Model, ModelError, ModelRequest, ModelResponse};
 use crate::parse::parse_call;
 
 /// Default whole-request timeout when neither the spec nor the harness sets one.
@@ -330,7 +331,8 @@ impl OpenAiModel {
             .backoff_ms
             .saturating_mul(1u64 << attempt.min(32))
             .min(self.cfg.backoff_max_ms);
-        let r = splitmix64(req.seed ^ u64::from(attempt).wrapping_mul(0x9e37_79b9_7f4a_7c15));
+        let r =
+            crate::rng::mix(req.seed ^ u64::from(attempt).wrapping_mul(crate::rng::GOLDEN_GAMMA));
         // Jitter factor in [0.5, 1): spreads out clients that failed together, never waits
         // less than half the nominal delay.
         let jittered = exp / 2 + (exp / 2).saturating_mul(r >> 11) / (1u64 << 53);
@@ -371,6 +373,8 @@ impl OpenAiModel {
                         why,
                         retry_after_ms,
                     }
+                } else if code == 400 && is_context_overflow(&text) {
+                    Attempt::ContextOverflow(why)
                 } else {
                     Attempt::Fatal(why)
                 }
@@ -402,7 +406,24 @@ enum Attempt {
         retry_after_ms: Option<u64>,
     },
     Timeout,
+    /// The server said the prompt is longer than its context window.
+    ContextOverflow(String),
     Fatal(String),
+}
+
+/// Whether an HTTP 400 body is a server's "prompt too long" refusal (llama.cpp's and
+/// llama-cpp-python's "maximum context length", vLLM's and OpenAI's wording).
+fn is_context_overflow(body: &str) -> bool {
+    let b = body.to_ascii_lowercase();
+    [
+        "maximum context length",
+        "context_length_exceeded",
+        "context length",
+        "exceeds the context",
+        "context window",
+    ]
+    .iter()
+    .any(|k| b.contains(k))
 }
 
 impl Model for OpenAiModel {
@@ -419,6 +440,11 @@ impl Model for OpenAiModel {
             match self.attempt(&url, &body) {
                 Attempt::Body(text) => break text,
                 Attempt::Timeout => return Err(ModelError::Timeout),
+                Attempt::ContextOverflow(why) => {
+                    return Err(ModelError::ContextOverflow(
+                        self.redact(format!("{url}: {why}")),
+                    ))
+                }
                 Attempt::Fatal(why) => {
                     return Err(ModelError::Backend(self.redact(format!("{url}: {why}"))))
                 }
@@ -500,13 +526,6 @@ fn excerpt(s: &str) -> String {
         out.push('…');
     }
     out
-}
-
-fn splitmix64(x: u64) -> u64 {
-    let mut z = x.wrapping_add(0x9e37_79b9_7f4a_7c15);
-    z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-    z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-    z ^ (z >> 31)
 }
 
 // ---------------------------------------------------------------------------------------

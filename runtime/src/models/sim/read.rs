@@ -14,7 +14,8 @@
 
 use crate::call::{ToolCall, ToolSpec};
 use crate::ir::TypeIr;
-use crate::model::{request_tokens, ModelRequest, Role};
+use crate::message::Role;
+use crate::models::{request_tokens, ModelRequest};
 use crate::parse::parse_call;
 use crate::repair::extract_action;
 
@@ -136,7 +137,7 @@ impl Reading {
             .messages
             .iter()
             .filter(|m| m.role == Role::System)
-            .map(|m| crate::context::estimate_tokens(&m.content))
+            .map(|m| crate::message::estimate_tokens(&m.content))
             .sum();
         r.goal_present = goal.is_some_and(|g| {
             let g = g.to_lowercase();

@@ -57,9 +57,9 @@ use std::fmt;
 use serde_json::Value;
 
 use crate::call::{ToolCall, ToolSpec};
-use crate::context::{estimate_tokens, PER_MESSAGE_TOKENS};
 use crate::ir::{Decoding, ParamIr, TypeIr};
-use crate::model::{Model, ModelError, ModelRequest, ModelResponse};
+use crate::message::{estimate_tokens, PER_MESSAGE_TOKENS};
+use crate::models::{Model, ModelError, ModelRequest, ModelResponse};
 use crate::parse::parse_call;
 
 pub use read::Reading;
@@ -394,7 +394,7 @@ impl SimModel {
         let fresh = !req
             .messages
             .iter()
-            .any(|m| m.role == crate::model::Role::Assistant);
+            .any(|m| m.role == crate::message::Role::Assistant);
         if fresh || self.goal.is_none() {
             self.goal = read::goal_line(req);
         }
@@ -541,7 +541,7 @@ impl Model for SimModel {
         let text = self.reply(req);
         let completion_tokens = estimate_tokens(&text).saturating_sub(PER_MESSAGE_TOKENS);
         Ok(ModelResponse {
-            prompt_tokens: crate::model::request_tokens(req),
+            prompt_tokens: crate::models::request_tokens(req),
             completion_tokens,
             latency_ms: self.params.latency_base_ms.saturating_add(
                 self.params
@@ -828,21 +828,13 @@ fn tier_salt(t: Tier) -> u64 {
     }
 }
 
-/// SplitMix64: a tiny seeded generator; the only randomness the model uses.
+/// The model's only randomness: a SplitMix64 stream ([`crate::rng`]).
 struct Rng(u64);
 
 impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-        z ^ (z >> 31)
-    }
-
-    /// Uniform in `[0, 1)` from the top 53 bits.
+    /// Uniform in `[0, 1)`.
     fn unit(&mut self) -> f64 {
-        (self.next() >> 11) as f64 / (1u64 << 53) as f64
+        crate::rng::unit(crate::rng::next(&mut self.0))
     }
 }
 
@@ -850,7 +842,7 @@ impl Rng {
 mod tests {
     use super::*;
     use crate::ir::ParamIr;
-    use crate::model::{Message, Role};
+    use crate::message::{Message, Role};
     use crate::repair::extract_action;
 
     fn tools() -> Vec<ToolSpec> {

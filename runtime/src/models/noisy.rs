@@ -29,8 +29,9 @@
 //! The model keeps one piece of state, its previous call, so use a fresh instance per
 //! episode (or call [`NoisyExpertModel::reset`]) to keep episodes independent.
 
-use crate::context::{estimate_tokens, PER_MESSAGE_TOKENS};
-use crate::model::{request_tokens, Model, ModelError, ModelRequest, ModelResponse};
+use crate::message::{estimate_tokens, PER_MESSAGE_TOKENS};
+use crate::models::{request_tokens, Model, ModelError, ModelRequest, ModelResponse};
+use crate::rng;
 
 /// Reply kinds, in the order the draw assigns them (see the module docs).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -128,7 +129,7 @@ impl NoisyExpertModel {
             return "finish()".into();
         };
         let expert = expert.render(None);
-        let u = unit(splitmix64(req.seed ^ self.seed));
+        let u = rng::unit(rng::mix(req.seed ^ self.seed));
         let (text, call) = match self.classify(u) {
             NoisyReply::Expert => (expert.clone(), Some(expert)),
             NoisyReply::Prose => (
@@ -159,18 +160,6 @@ impl Model for NoisyExpertModel {
             text,
         })
     }
-}
-
-fn splitmix64(x: u64) -> u64 {
-    let mut z = x.wrapping_add(0x9e37_79b9_7f4a_7c15);
-    z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-    z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-    z ^ (z >> 31)
-}
-
-/// The top 53 bits as a float in `[0, 1)`.
-fn unit(x: u64) -> f64 {
-    (x >> 11) as f64 / (1u64 << 53) as f64
 }
 
 #[cfg(test)]

@@ -1,27 +1,29 @@
-//! The model interface, and a scripted model for tests.
+//! The models: the [`Model`] trait, and one room per backend.
+//!
+//! | module | model spec |
+//! |---|---|
+//! | [`spec`] | [`spec::ModelSpec`]: a model chosen by name (`sim:`, `openai:`, `cache:`, …) |
+//! | [`sim`] | `sim:small|medium|large`, the simulated family (results labelled simulated) |
+//! | [`noisy`] | `noisy:P`, a seeded test stand-in that follows the env's expert |
+//! | `openai` | `openai:URL#MODEL`, chat completions over HTTP (feature `openai`) |
+//! | [`cache`] | `cache:DIR:SPEC` and `replay:DIR`, the response cache |
+//!
+//! This file holds the trait, the request/response types, and the scripted models tests use.
 
 use std::fmt;
 
 use serde::{Deserialize, Serialize};
 
 use crate::call::{ToolCall, ToolSpec};
-use crate::context::estimate_tokens;
 use crate::ir::Decoding;
+use crate::message::{estimate_tokens, Message, PER_MESSAGE_TOKENS};
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Role {
-    System,
-    User,
-    Assistant,
-    Tool,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Message {
-    pub role: Role,
-    pub content: String,
-}
+pub mod cache;
+pub mod noisy;
+#[cfg(feature = "openai")]
+pub mod openai;
+pub mod sim;
+pub mod spec;
 
 /// Everything a backend needs for one completion.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -60,6 +62,9 @@ pub enum ModelError {
     /// The backend failed (transport, HTTP status, malformed reply...).
     Backend(String),
     Timeout,
+    /// The server refused the prompt as longer than the model's context window: the
+    /// harness's problem (it should compact before sending), not the infrastructure's.
+    ContextOverflow(String),
 }
 
 impl fmt::Display for ModelError {
@@ -68,7 +73,20 @@ impl fmt::Display for ModelError {
             ModelError::Exhausted => write!(f, "the model has no replies left"),
             ModelError::Backend(m) => write!(f, "model backend error: {m}"),
             ModelError::Timeout => write!(f, "model timed out"),
+            ModelError::ContextOverflow(m) => {
+                write!(f, "the prompt overflows the model's context: {m}")
+            }
         }
+    }
+}
+
+impl ModelError {
+    /// Whether the failure is the model server's, not the harness's: a timeout, or a
+    /// backend error (transport, 5xx after the retries, a malformed or truncated reply, a
+    /// response-cache miss). Such an episode says nothing about the harness, so it is
+    /// re-run and kept out of every score ([`crate::engine::EndReason::Infrastructure`]).
+    pub fn is_infrastructure(&self) -> bool {
+        matches!(self, ModelError::Backend(_) | ModelError::Timeout)
     }
 }
 
@@ -142,8 +160,7 @@ impl Model for ScriptedModel {
         self.next += 1;
         Ok(ModelResponse {
             prompt_tokens: request_tokens(req),
-            completion_tokens: estimate_tokens(&text)
-                .saturating_sub(crate::context::PER_MESSAGE_TOKENS),
+            completion_tokens: estimate_tokens(&text).saturating_sub(PER_MESSAGE_TOKENS),
             latency_ms: self.latency_ms,
             text,
         })
@@ -159,8 +176,7 @@ impl<F: FnMut(&ModelRequest) -> String> Model for FnModel<F> {
         let text = (self.0)(req);
         Ok(ModelResponse {
             prompt_tokens: request_tokens(req),
-            completion_tokens: estimate_tokens(&text)
-                .saturating_sub(crate::context::PER_MESSAGE_TOKENS),
+            completion_tokens: estimate_tokens(&text).saturating_sub(PER_MESSAGE_TOKENS),
             latency_ms: 0,
             text,
         })
@@ -170,6 +186,7 @@ impl<F: FnMut(&ModelRequest) -> String> Model for FnModel<F> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::message::Role;
 
     fn req() -> ModelRequest {
         ModelRequest {

@@ -26,14 +26,12 @@
 //! so a rerun from the cache gives the same trace byte for byte.
 
 use std::fs;
-use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU64, Ordering};
 
 use serde::{Deserialize, Serialize};
 
 use crate::ir::fnv1a64;
-use crate::model::{Model, ModelError, ModelRequest, ModelResponse};
+use crate::models::{Model, ModelError, ModelRequest, ModelResponse};
 
 /// The file in a cache directory that names its model.
 pub const MODEL_ID_FILE: &str = "model-id";
@@ -204,23 +202,11 @@ fn read_model_id(dir: &Path) -> Result<Option<String>, String> {
     }
 }
 
-/// Write `dir/name` atomically: a unique temporary file in the same directory (so the
-/// rename stays on one file system), flushed, then renamed over the target.
+/// Write `dir/name` atomically ([`crate::fsutil::write_atomic`]).
 fn write_atomic(dir: &Path, name: &str, bytes: &[u8]) -> Result<(), String> {
-    static COUNTER: AtomicU64 = AtomicU64::new(0);
-    let n = COUNTER.fetch_add(1, Ordering::Relaxed);
-    let tmp = dir.join(format!(".{name}.{}.{n}.tmp", std::process::id()));
     let target = dir.join(name);
-    let write = || -> std::io::Result<()> {
-        let mut f = fs::File::create(&tmp)?;
-        f.write_all(bytes)?;
-        f.sync_all()?;
-        fs::rename(&tmp, &target)
-    };
-    write().map_err(|e| {
-        let _ = fs::remove_file(&tmp);
-        format!("writing cache entry `{}`: {e}", target.display())
-    })
+    crate::fsutil::write_atomic(&target, bytes)
+        .map_err(|e| format!("writing cache entry `{}`: {e}", target.display()))
 }
 
 /// A model that fails every call with one message: what a spec builds when its model
@@ -238,7 +224,8 @@ impl Model for FailingModel {
 mod tests {
     use super::*;
     use crate::ir::Decoding;
-    use crate::model::{Message, Role, ScriptedModel, WhenExhausted};
+    use crate::message::{Message, Role};
+    use crate::models::{ScriptedModel, WhenExhausted};
 
     fn req(text: &str) -> ModelRequest {
         ModelRequest {
