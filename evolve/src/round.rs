@@ -6,7 +6,6 @@ use std::path::Path;
 
 use harnessx_syntax::parse;
 
-use crate::arms::{random_proposals, Arm};
 use crate::checkpoint::{CandidateRecord, Checkpoint, Config, RoundRecord};
 use crate::digest::{parse_trace, DigestConfig, FailureCatalog};
 use crate::emit::{shipped_source, unified_diff, write_text};
@@ -16,7 +15,7 @@ use crate::gate::{
 use crate::ledger::{Cost, LedgerEntry, Scores};
 use crate::manifest::{FailureClass, OperatorId};
 use crate::operators::{try_propose, Candidate, Rng, Target};
-use crate::planner::{operator_arms, write_landscape, Landscape};
+use crate::planner::{operator_arms, random_proposals, write_landscape, Arm, Landscape};
 use crate::stats::SeededRng;
 use harnessx_runtime::runner::ModelSpec;
 
@@ -139,7 +138,7 @@ pub fn run_round(cp: &mut Checkpoint, parent_eval: &mut Eval, ctx: &mut Ctx) -> 
     run_round_as(cp, parent_eval, ctx, Arm::Aegis)
 }
 
-/// [`run_round`] with the proposals chosen as `arm` chooses them (see [`crate::arms`]);
+/// [`run_round`] with the proposals chosen as `arm` chooses them (see [`Arm`]);
 /// everything after the proposals (gate, budget, shipping) is the same for every arm.
 pub fn run_round_as(
     cp: &mut Checkpoint,

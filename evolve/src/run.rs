@@ -13,13 +13,12 @@ use harnessx_runtime::envs::household;
 use harnessx_runtime::runner::{episode_seed, ModelSpec};
 use harnessx_syntax::{parse, print};
 
-use crate::arms::Arm;
 use crate::checkpoint::{Checkpoint, Config, Final, VERSION};
 use crate::digest::FailureCatalog;
 use crate::emit::{lineage, save_lineage, unified_diff, write_text};
 use crate::gate::{evaluate, static_check, Eval, Pair};
 use crate::ledger::{save_json, Budget, Ledgers};
-use crate::planner::Bandit;
+use crate::planner::{Arm, Bandit};
 use crate::round::{run_round_as, Abort, Ctx, Observer, ABORTED};
 use crate::stats::SeededRng;
 
