@@ -28,7 +28,8 @@ use std::time::Instant;
 use crate::checkpoint::Config;
 use crate::gate::{evaluate, static_check};
 use crate::round::Quiet;
-use crate::run::{held_out_pairs, parse_model, start_as, Options};
+use crate::run::{held_out_pairs, start_as, Options};
+use harnessx_runtime::runner::ModelSpec;
 
 /// The arms themselves live with the planner, which the round asks for proposals.
 pub use crate::planner::Arm;
@@ -56,16 +57,20 @@ pub struct ArmRun {
 
 /// The held-out success of `source` under `model` on `cfg`'s held-out pairs, run in
 /// `cfg.held_out_env` (default `cfg.env`), as the run's own final evaluation does.
-pub fn held_out_of(source: &str, cfg: &Config, model: &str, workers: usize) -> Result<f64, String> {
+pub fn held_out_of(
+    source: &str,
+    cfg: &Config,
+    model: &ModelSpec,
+    workers: usize,
+) -> Result<f64, String> {
     let ir = static_check(source)?;
-    let model = parse_model(model)?;
     let (pairs, _) = held_out_pairs(cfg);
     let env = cfg.held_out_env.as_deref().unwrap_or(&cfg.env);
-    Ok(evaluate(&ir, env, &model, &pairs, workers, false)?.success_rate())
+    Ok(evaluate(&ir, env, model, &pairs, workers, false)?.success_rate())
 }
 
 /// The seed harness under `model`, held out only: no evolution.
-fn seed_only(cfg: &Config, model: &str, workers: usize) -> Result<ArmRun, String> {
+fn seed_only(cfg: &Config, model: &ModelSpec, workers: usize) -> Result<ArmRun, String> {
     let t = Instant::now();
     let h = held_out_of(&cfg.seed_source, cfg, model, workers)?;
     Ok(ArmRun {
@@ -81,14 +86,15 @@ fn seed_only(cfg: &Config, model: &str, workers: usize) -> Result<ArmRun, String
 
 /// The expert's run: the seed harness with `noisy:1.0` on the held-out pairs.
 pub fn expert_held_out(cfg: &Config, workers: usize) -> Result<ArmRun, String> {
-    seed_only(cfg, "noisy:1.0", workers)
+    seed_only(cfg, &ModelSpec::Noisy(1.0), workers)
 }
 
 /// Runs `arm` on `cfg` in `out` (removed first if it exists). The seed arm is only the
 /// held-out evaluation of the seed harness.
 pub fn run_arm(cfg: &Config, arm: Arm, out: &Path, workers: usize) -> Result<ArmRun, String> {
+    let model = cfg.model_spec()?;
     if arm == Arm::Seed {
-        return seed_only(cfg, &cfg.model, workers);
+        return seed_only(cfg, &model, workers);
     }
     let t = Instant::now();
     let _ = std::fs::remove_dir_all(out);
@@ -97,7 +103,7 @@ pub fn run_arm(cfg: &Config, arm: Arm, out: &Path, workers: usize) -> Result<Arm
         workers,
         abort: None,
     };
-    let cp = start_as(cfg.clone(), &opts, arm, &mut Quiet)?;
+    let cp = start_as(cfg.clone(), &model, &opts, arm, &mut Quiet)?;
     let seconds = t.elapsed().as_secs_f64();
     let fin = cp
         .final_result
@@ -120,7 +126,7 @@ pub fn run_arm(cfg: &Config, arm: Arm, out: &Path, workers: usize) -> Result<Arm
                 .join("harness.harness");
             let src =
                 std::fs::read_to_string(&path).map_err(|e| format!("`{}`: {e}", path.display()))?;
-            current = held_out_of(&src, cfg, &cfg.model, workers)?;
+            current = held_out_of(&src, cfg, &model, workers)?;
         }
         curve.push((r.used.episodes, current));
     }

@@ -10,7 +10,7 @@ use harnessx_evolve::checkpoint::Config;
 use harnessx_evolve::gate::{evaluate, judge, static_check, Eval, GateConfig, Outcome};
 use harnessx_evolve::ledger::Cost;
 use harnessx_evolve::round::{Abort, Quiet, ABORTED};
-use harnessx_evolve::run::{self, parse_model, train_pairs, Options};
+use harnessx_evolve::run::{self, train_pairs, Options};
 use harnessx_syntax::{parse, print};
 
 /// A household harness without guard rules and with a short step limit: a seed with room
@@ -107,7 +107,7 @@ fn opts(out: &Path, abort: Option<Abort>) -> Options {
 fn the_gate_rejects_a_worse_candidate() {
     let mut cfg = config(1, 1000);
     cfg.train_tasks = 30;
-    let model = parse_model(&cfg.model).unwrap();
+    let model = cfg.model_spec().unwrap();
     let pairs = train_pairs(&cfg);
     let parent = static_check(&cfg.seed_source).unwrap();
     let worse_src = cfg
