@@ -7,7 +7,7 @@ use std::path::Path;
 use harnessx_syntax::parse;
 
 use crate::checkpoint::{CandidateRecord, Checkpoint, Config, RoundRecord};
-use crate::digest::{parse_trace, DigestConfig, FailureCatalog};
+use crate::digest::{DigestConfig, FailureCatalog};
 use crate::emit::{shipped_source, unified_diff, write_text};
 use crate::gate::{
     build_generation, evaluate, judge, smoke_verdict, static_check, Eval, Judgement, Pair,
@@ -70,14 +70,13 @@ fn stream(seed: u64, round: u32, slot: u64) -> u64 {
     SeededRng::derive(seed, (u64::from(round) << 32) | slot).next_u64()
 }
 
-/// The parent's failures this round, digested from the traces kept in memory.
+/// The parent's failures this round, digested from the trace events kept in memory (one
+/// episode each).
 fn digest(eval: &Eval) -> FailureCatalog {
     let mut cat = FailureCatalog::new(64);
     let cfg = DigestConfig::default();
-    for trace in &eval.traces {
-        for ep in parse_trace(trace).episodes {
-            cat.digest(&ep, None, &cfg);
-        }
+    for events in &eval.traces {
+        cat.digest(events, None, &cfg);
     }
     cat
 }
