@@ -22,6 +22,7 @@ use harnessx_evolve::stats::{sign_test, Rate};
 use harnessx_evolve::svg::line_chart;
 use harnessx_runtime::fsutil::write_atomic;
 use harnessx_runtime::ir::Decoding;
+use harnessx_runtime::trace::{EventKind, TraceEvent};
 
 use crate::exit;
 use crate::output;
@@ -424,25 +425,22 @@ struct ReplyStats {
 }
 
 impl ReplyStats {
-    fn add_trace(&mut self, jsonl: &str) {
+    fn add_trace(&mut self, events: &[TraceEvent]) {
         let mut asked = 0;
-        for line in jsonl.lines() {
-            let Ok(e) = serde_json::from_str::<serde_json::Value>(line) else {
-                continue;
-            };
-            let clock = e.get("clock_ms").and_then(|v| v.as_u64()).unwrap_or(0);
-            match e.get("event").and_then(|v| v.as_str()) {
-                Some("model_request") => asked = clock,
-                Some("model_response") => {
+        for e in events {
+            let clock = e.clock_ms;
+            match &e.kind {
+                EventKind::ModelRequest { .. } => asked = clock,
+                EventKind::ModelResponse { .. } => {
                     self.replies += 1;
                     self.model_ms += clock.saturating_sub(asked);
                 }
-                Some("model_failed") => self.model_ms += clock.saturating_sub(asked),
-                Some("call_parsed") => match e.get("call").and_then(|v| v.as_str()) {
-                    Some(c) => *self.calls.entry(c.to_string()).or_default() += 1,
+                EventKind::ModelFailed { .. } => self.model_ms += clock.saturating_sub(asked),
+                EventKind::CallParsed { call, .. } => match call {
+                    Some(c) => *self.calls.entry(c.clone()).or_default() += 1,
                     None => self.malformed += 1,
                 },
-                Some("tool_call") => self.tool_calls += 1,
+                EventKind::ToolCall { .. } => self.tool_calls += 1,
                 _ => {}
             }
         }
@@ -1276,19 +1274,63 @@ mod tests {
 
     #[test]
     fn reply_stats_read_calls_malformed_replies_and_model_time() {
+        let ev = |clock_ms, kind| TraceEvent {
+            seq: 0,
+            step: 0,
+            hook: None,
+            clock_ms,
+            kind,
+        };
+        let request = |clock| {
+            ev(
+                clock,
+                EventKind::ModelRequest {
+                    purpose: "act".into(),
+                    messages: 1,
+                    context_tokens: 10,
+                    seed: 0,
+                    request_hash: String::new(),
+                },
+            )
+        };
+        let response = |clock| {
+            ev(
+                clock,
+                EventKind::ModelResponse {
+                    text: String::new(),
+                    prompt_tokens: 1,
+                    completion_tokens: 1,
+                },
+            )
+        };
+        let parsed = |clock, call: Option<&str>| {
+            ev(
+                clock,
+                EventKind::CallParsed {
+                    call: call.map(str::to_string),
+                    error: call.is_none().then(|| "prose".to_string()),
+                },
+            )
+        };
         let trace = [
-            r#"{"event":"model_request","clock_ms":100}"#,
-            r#"{"event":"model_response","clock_ms":1100}"#,
-            r#"{"event":"call_parsed","clock_ms":1100,"call":"look()","error":null}"#,
-            r#"{"event":"tool_call","clock_ms":1100,"call":"look()"}"#,
-            r#"{"event":"model_request","clock_ms":1200}"#,
-            r#"{"event":"model_response","clock_ms":1700}"#,
-            r#"{"event":"call_parsed","clock_ms":1700,"call":null,"error":"prose"}"#,
-            r#"{"event":"model_request","clock_ms":1700}"#,
-            r#"{"event":"model_response","clock_ms":1800}"#,
-            r#"{"event":"call_parsed","clock_ms":1800,"call":"finish()","error":null}"#,
-        ]
-        .join("\n");
+            request(100),
+            response(1100),
+            parsed(1100, Some("look()")),
+            ev(
+                1100,
+                EventKind::ToolCall {
+                    tool: "look".into(),
+                    call: "look()".into(),
+                    attempt: 1,
+                },
+            ),
+            request(1200),
+            response(1700),
+            parsed(1700, None),
+            request(1700),
+            response(1800),
+            parsed(1800, Some("finish()")),
+        ];
         let mut st = ReplyStats::default();
         st.add_trace(&trace);
         assert_eq!((st.replies, st.malformed, st.tool_calls), (3, 1, 1));

@@ -134,7 +134,7 @@ fn finish(result: Result<Checkpoint, String>, out: &Path, started: Instant, colo
             return exit::FAILED;
         }
     };
-    let simulated = run::parse_model(&cp.config.model).is_ok_and(|m| m.is_simulated());
+    let simulated = cp.config.model_spec().is_ok_and(|m| m.is_simulated());
     let diff = std::fs::read_to_string(out.join("best.diff")).unwrap_or_default();
     let mut text = String::new();
     if diff.is_empty() {

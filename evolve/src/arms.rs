@@ -4,11 +4,12 @@
 //!
 //! - [`Arm::Seed`]: no evolution; the seed harness as written.
 //! - [`Arm::Random`]: random mutation search. Each proposal is an operator drawn uniformly
-//!   from [`operators::all`] and a failure class drawn uniformly from
-//!   [`FailureClass::ALL`], with no evidence attached: no digester-driven choice, no
-//!   bandit, no early stop on a quiet digest.
-//! - [`Arm::PromptOnly`]: the planner restricted to [`operators::prompt_only`], as prompt
-//!   optimizers do (digester and bandit as in AEGIS).
+//!   from [`crate::operators::all`] and a failure class drawn uniformly from
+//!   [`crate::manifest::FailureClass::ALL`], with no evidence attached: no digester-driven
+//!   choice, no bandit, no early stop on a quiet digest
+//!   ([`crate::planner::random_proposals`]).
+//! - [`Arm::PromptOnly`]: the planner restricted to [`crate::operators::prompt_only`], as
+//!   prompt optimizers do (digester and bandit as in AEGIS).
 //! - [`Arm::Aegis`]: the full loop, exactly as `harnessx evolve` runs it.
 //!
 //! The environment's expert (the upper limit) is not an arm of the loop: the benchmark
@@ -26,76 +27,12 @@ use std::time::Instant;
 
 use crate::checkpoint::Config;
 use crate::gate::{evaluate, static_check};
-use crate::manifest::{FailureClass, OperatorId};
-use crate::operators;
-use crate::planner::{operator_arms, Pick, Proposal};
 use crate::round::Quiet;
-use crate::run::{held_out_pairs, parse_model, start_as, Options};
-use crate::stats::SeededRng;
+use crate::run::{held_out_pairs, start_as, Options};
+use harnessx_runtime::models::spec::ModelSpec;
 
-/// How a run chooses each round's proposals.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub enum Arm {
-    Seed,
-    Random,
-    PromptOnly,
-    Aegis,
-}
-
-impl Arm {
-    pub const ALL: [Arm; 4] = [Arm::Seed, Arm::Random, Arm::PromptOnly, Arm::Aegis];
-
-    pub fn name(self) -> &'static str {
-        match self {
-            Arm::Seed => "seed",
-            Arm::Random => "random",
-            Arm::PromptOnly => "prompt-only",
-            Arm::Aegis => "aegis",
-        }
-    }
-
-    pub fn from_name(name: &str) -> Option<Arm> {
-        Arm::ALL.into_iter().find(|a| a.name() == name)
-    }
-
-    /// The planner's (operator, class) table for this arm, when it differs from
-    /// [`operator_arms`]: prompt-only keeps the prompt operators' arms.
-    pub fn planner_arms(self) -> Option<Vec<(&'static str, FailureClass)>> {
-        match self {
-            Arm::PromptOnly => {
-                let keep: Vec<&str> = operators::prompt_only().iter().map(|o| o.name()).collect();
-                Some(
-                    operator_arms()
-                        .into_iter()
-                        .filter(|(op, _)| keep.contains(op))
-                        .collect(),
-                )
-            }
-            _ => None,
-        }
-    }
-}
-
-/// `k` proposals of random mutation search: operator and class each uniform, drawn from
-/// a generator seeded with `seed` (derived from the run seed and the round, so a run is
-/// reproducible).
-pub fn random_proposals(seed: u64, k: usize) -> Vec<Proposal> {
-    let mut rng = SeededRng::new(seed);
-    let ops: &[OperatorId] = operators::all();
-    (0..k)
-        .map(|_| {
-            let op = ops[rng.below(ops.len() as u64) as usize];
-            let class = FailureClass::ALL[rng.below(FailureClass::ALL.len() as u64) as usize];
-            Proposal {
-                operator: op.name().into(),
-                class,
-                pick: Pick::Explore,
-                share: 0.0,
-                score: 0.0,
-            }
-        })
-        .collect()
-}
+/// The arms themselves live with the planner, which the round asks for proposals.
+pub use crate::planner::Arm;
 
 /// One arm's run on one (environment, model, seed) cell.
 #[derive(Debug, Clone, PartialEq)]
@@ -120,16 +57,20 @@ pub struct ArmRun {
 
 /// The held-out success of `source` under `model` on `cfg`'s held-out pairs, run in
 /// `cfg.held_out_env` (default `cfg.env`), as the run's own final evaluation does.
-pub fn held_out_of(source: &str, cfg: &Config, model: &str, workers: usize) -> Result<f64, String> {
+pub fn held_out_of(
+    source: &str,
+    cfg: &Config,
+    model: &ModelSpec,
+    workers: usize,
+) -> Result<f64, String> {
     let ir = static_check(source)?;
-    let model = parse_model(model)?;
     let (pairs, _) = held_out_pairs(cfg);
     let env = cfg.held_out_env.as_deref().unwrap_or(&cfg.env);
-    Ok(evaluate(&ir, env, &model, &pairs, workers, false)?.success_rate())
+    Ok(evaluate(&ir, env, model, &pairs, workers, false)?.success_rate())
 }
 
 /// The seed harness under `model`, held out only: no evolution.
-fn seed_only(cfg: &Config, model: &str, workers: usize) -> Result<ArmRun, String> {
+fn seed_only(cfg: &Config, model: &ModelSpec, workers: usize) -> Result<ArmRun, String> {
     let t = Instant::now();
     let h = held_out_of(&cfg.seed_source, cfg, model, workers)?;
     Ok(ArmRun {
@@ -145,14 +86,15 @@ fn seed_only(cfg: &Config, model: &str, workers: usize) -> Result<ArmRun, String
 
 /// The expert's run: the seed harness with `noisy:1.0` on the held-out pairs.
 pub fn expert_held_out(cfg: &Config, workers: usize) -> Result<ArmRun, String> {
-    seed_only(cfg, "noisy:1.0", workers)
+    seed_only(cfg, &ModelSpec::Noisy(1.0), workers)
 }
 
 /// Runs `arm` on `cfg` in `out` (removed first if it exists). The seed arm is only the
 /// held-out evaluation of the seed harness.
 pub fn run_arm(cfg: &Config, arm: Arm, out: &Path, workers: usize) -> Result<ArmRun, String> {
+    let model = cfg.model_spec()?;
     if arm == Arm::Seed {
-        return seed_only(cfg, &cfg.model, workers);
+        return seed_only(cfg, &model, workers);
     }
     let t = Instant::now();
     let _ = std::fs::remove_dir_all(out);
@@ -161,7 +103,7 @@ pub fn run_arm(cfg: &Config, arm: Arm, out: &Path, workers: usize) -> Result<Arm
         workers,
         abort: None,
     };
-    let cp = start_as(cfg.clone(), &opts, arm, &mut Quiet)?;
+    let cp = start_as(cfg.clone(), &model, &opts, arm, &mut Quiet)?;
     let seconds = t.elapsed().as_secs_f64();
     let fin = cp
         .final_result
@@ -184,7 +126,7 @@ pub fn run_arm(cfg: &Config, arm: Arm, out: &Path, workers: usize) -> Result<Arm
                 .join("harness.harness");
             let src =
                 std::fs::read_to_string(&path).map_err(|e| format!("`{}`: {e}", path.display()))?;
-            current = held_out_of(&src, cfg, &cfg.model, workers)?;
+            current = held_out_of(&src, cfg, &model, workers)?;
         }
         curve.push((r.used.episodes, current));
     }
@@ -227,22 +169,6 @@ pub fn curve_at(curve: &[(u64, f64)], x: u64) -> f64 {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn random_proposals_are_reproducible_and_cover_operators() {
-        let a = random_proposals(7, 40);
-        assert_eq!(a, random_proposals(7, 40));
-        let ops: std::collections::BTreeSet<_> = a.iter().map(|p| p.operator.clone()).collect();
-        assert!(ops.len() > 3, "{ops:?}");
-    }
-
-    #[test]
-    fn prompt_only_uses_only_prompt_operators() {
-        let arms = Arm::PromptOnly.planner_arms().unwrap();
-        assert!(!arms.is_empty());
-        assert!(arms.iter().all(|(op, _)| *op == "swap_fragment"));
-        assert!(Arm::Aegis.planner_arms().is_none());
-    }
 
     #[test]
     fn curve_lookup_is_a_step_function() {

@@ -27,6 +27,7 @@ pub struct Config {
     /// The seed harness's text as read.
     pub seed_source: String,
     pub env: String,
+    /// The model spec as given; [`Config::model_spec`] parses it.
     pub model: String,
     pub rounds: u32,
     /// Candidates per round.

@@ -135,7 +135,7 @@ pub enum Verdict {
 }
 
 // ---------------------------------------------------------------------------------------
-// reading traces
+// reading trace files
 
 /// The events of a JSONL trace file, split into episodes.
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -145,7 +145,9 @@ pub struct TraceFile {
     pub bad_lines: usize,
 }
 
-/// Parse JSONL text, skipping lines that are not events, and split it into episodes.
+/// Parse JSONL text, skipping lines that are not events, and split it into episodes. For
+/// traces read from files (or another process); events already in memory are digested as
+/// they are ([`FailureCatalog::digest`]).
 pub fn parse_trace(text: &str) -> TraceFile {
     let mut events = Vec::new();
     let mut bad_lines = 0;

@@ -15,12 +15,12 @@ use harnessx_compiler::build::{build, BuildOptions};
 use harnessx_compiler::check_source;
 use harnessx_compiler::codegen::generate_module;
 use harnessx_compiler::lower::lower;
-use harnessx_runtime::engine::{run_with_rules, EndReason};
+use harnessx_runtime::engine::{run_with_rules, EndReason, EpisodeResult};
 use harnessx_runtime::ir::HarnessIr;
 use harnessx_runtime::models::spec::ModelSpec;
-use harnessx_runtime::rules::InterpretedRules;
+use harnessx_runtime::rules::{InterpretedRules, RuleSet};
 use harnessx_runtime::runner::make_env;
-use harnessx_runtime::trace::VecSink;
+use harnessx_runtime::trace::{TraceEvent, VecSink};
 use serde::{Deserialize, Serialize};
 
 use crate::ledger::Cost;
@@ -52,8 +52,10 @@ pub struct Outcome {
 #[derive(Debug, Clone, Default)]
 pub struct Eval {
     pub outcomes: Vec<Outcome>,
-    /// JSONL traces, parallel to `outcomes`; empty when not kept.
-    pub traces: Vec<String>,
+    /// Each episode's trace events, parallel to `outcomes`; empty when not kept. Digested
+    /// as they are ([`crate::digest::FailureCatalog::digest`]); written out, they are the
+    /// JSONL trace format.
+    pub traces: Vec<Vec<TraceEvent>>,
 }
 
 impl Eval {
@@ -99,8 +101,9 @@ impl Eval {
 }
 
 /// Runs `ir` on every pair, on up to `workers` threads. Each episode gets a fresh
-/// environment and model and writes its result into its own slot, so the result does not
-/// depend on the number of workers or on scheduling.
+/// environment and model, so the result does not depend on the number of workers or on
+/// scheduling. With `keep_traces`, each episode's trace events are kept in memory for the
+/// digester.
 pub fn evaluate(
     ir: &HarnessIr,
     env: &str,
@@ -110,8 +113,59 @@ pub fn evaluate(
     keep_traces: bool,
 ) -> Result<Eval, String> {
     make_env(env)?; // an unknown environment is an error before any thread starts
+    let rules = InterpretedRules::new(ir);
+    let mut eval = Eval::default();
+    run_pairs(ir, &rules, env, model, pairs, workers, |ep| {
+        let r = &ep.result;
+        eval.outcomes.push(Outcome {
+            task: ep.task,
+            seed: ep.seed,
+            success: r.success,
+            tokens: r.tokens,
+            steps: r.steps,
+            clock_ms: r.clock_ms,
+            model_error: match &r.end {
+                EndReason::ModelError(m) => Some(m.clone()),
+                _ => None,
+            },
+        });
+        if keep_traces {
+            eval.traces.push(ep.events);
+        }
+    })?;
+    Ok(eval)
+}
+
+/// One finished episode of [`run_pairs`].
+struct PairEpisode {
+    task: u64,
+    seed: u64,
+    result: EpisodeResult,
+    events: Vec<TraceEvent>,
+}
+
+/// The runner's parallel path over explicit (task, episode seed) pairs: every pair on up
+/// to `workers` threads, a fresh environment and model per episode, the episodes passed to
+/// `each` on the calling thread in `pairs` order (so nothing depends on `workers`), the
+/// first failing pair's error returned.
+///
+/// This stands in for `harnessx_runtime::runner::run_episodes_parallel`, which the gate
+/// cannot call yet: it runs tasks `0..n` with seeds it derives from one base seed (the
+/// held-out pairs start at task 10,000 or 1,000,000, and the train pairs use one base per
+/// seed index), and it hands over each trace as JSON text rather than its events. Once the
+/// runtime runs a list of pairs and keeps the events, this is that call.
+fn run_pairs<R: RuleSet + Sync + ?Sized>(
+    ir: &HarnessIr,
+    rules: &R,
+    env: &str,
+    model: &ModelSpec,
+    pairs: &[Pair],
+    workers: usize,
+    mut each: impl FnMut(PairEpisode),
+) -> Result<(), String> {
     let workers = workers.clamp(1, pairs.len().max(1));
-    let mut slots: Vec<Option<(Outcome, String)>> = vec![None; pairs.len()];
+    let mut slots: Vec<Option<PairEpisode>> = Vec::new();
+    slots.resize_with(pairs.len(), || None);
     let chunk = pairs.len().div_ceil(workers).max(1);
     let errors: Vec<String> = std::thread::scope(|s| {
         let handles: Vec<_> = slots
@@ -119,38 +173,25 @@ pub fn evaluate(
             .zip(pairs.chunks(chunk))
             .map(|(out, ps)| {
                 s.spawn(move || -> Result<(), String> {
-                    let rules = InterpretedRules::new(ir);
                     for (slot, p) in out.iter_mut().zip(ps) {
                         let mut e = make_env(env)?;
                         let mut m = model.build();
                         let mut sink = VecSink::default();
-                        let r = run_with_rules(
+                        let result = run_with_rules(
                             ir,
-                            &rules,
+                            rules,
                             m.as_mut(),
                             e.as_mut(),
                             p.task,
                             p.seed,
                             &mut sink,
                         );
-                        let outcome = Outcome {
+                        *slot = Some(PairEpisode {
                             task: p.task,
                             seed: p.seed,
-                            success: r.success,
-                            tokens: r.tokens,
-                            steps: r.steps,
-                            clock_ms: r.clock_ms,
-                            model_error: match &r.end {
-                                EndReason::ModelError(m) => Some(m.clone()),
-                                _ => None,
-                            },
-                        };
-                        let trace = if keep_traces {
-                            sink.to_jsonl()
-                        } else {
-                            String::new()
-                        };
-                        *slot = Some((outcome, trace));
+                            result,
+                            events: sink.events,
+                        });
                     }
                     Ok(())
                 })
@@ -168,14 +209,8 @@ pub fn evaluate(
     if let Some(e) = errors.into_iter().next() {
         return Err(e);
     }
-    let mut eval = Eval::default();
-    for (o, t) in slots.into_iter().flatten() {
-        eval.outcomes.push(o);
-        if keep_traces {
-            eval.traces.push(t);
-        }
-    }
-    Ok(eval)
+    slots.into_iter().flatten().for_each(&mut each);
+    Ok(())
 }
 
 /// Which paired test decides significance.

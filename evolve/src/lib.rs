@@ -11,7 +11,8 @@
 //! - [`digest`]: the Digester: each failed episode's failure class with evidence, from its
 //!   trace; the persistent failure catalog and when a round is actionable.
 //! - [`planner`]: the Thompson-sampling bandit over (operator, failure class) arms that
-//!   picks each round's proposals, and the `landscape.md` writer.
+//!   picks each round's proposals, how a run chooses them ([`planner::Arm`]: AEGIS,
+//!   prompt-only, random mutation search), and the `landscape.md` writer.
 //! - [`ledger`]: ship and reject ledgers, per-operator hit rates, the budget with hard
 //!   limits, atomic JSON files.
 //! - [`stats`]: the gate's paired tests (exact sign test, seeded paired bootstrap), the
@@ -21,9 +22,25 @@
 //! - [`round`], [`run`]: one round and a whole run (seed evaluation, rounds, held-out);
 //!   [`checkpoint`]: the state after each round, for `resume`.
 //! - [`emit`]: shipped sources with provenance, diffs, `lineage.json` with the Pareto front.
-//! - [`arms`]: the benchmark's arms (seed, random mutation search, prompt-only, AEGIS,
-//!   expert) and the evolution benchmark that runs them at one budget and one gate.
+//! - [`arms`]: the evolution benchmark's runs of each arm (seed, random mutation search,
+//!   prompt-only, AEGIS, expert) at one budget and one gate.
 //! - [`report`], [`svg`]: `report.md` with hand-written SVG plots; [`progress`]: bars.
+//!
+//! # Layering
+//!
+//! Modules depend one way, from the bottom up; a module imports only modules of the
+//! layers below its own (tests included):
+//!
+//! 1. `manifest`, `stats`, `svg` (no imports from this crate);
+//! 2. `ledger`, `fragments`;
+//! 3. `digest`, `gate`;
+//! 4. `operators`;
+//! 5. `planner` (the bandit, the arms and their proposals);
+//! 6. `checkpoint`;
+//! 7. `emit`;
+//! 8. `round`;
+//! 9. `run`, `progress`;
+//! 10. `arms`, `report`.
 
 pub mod arms;
 pub mod checkpoint;

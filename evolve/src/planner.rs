@@ -19,6 +19,13 @@
 //!
 //! The generator is derived from `(seed, round)`, so a resumed run proposes exactly what
 //! the interrupted one would have.
+//!
+//! # Arms
+//!
+//! [`Arm`] says how a run chooses its proposals: AEGIS as above, the planner restricted to
+//! the prompt operators ([`Arm::planner_arms`]), or random mutation search
+//! ([`random_proposals`]: operator and class uniform, no digest, no bandit). The round
+//! asks this module for proposals; the benchmark ([`crate::arms`]) only picks the arm.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Write as _;
@@ -28,8 +35,8 @@ use serde::{Deserialize, Serialize};
 
 use crate::digest::{class_name, FailureCatalog};
 use crate::ledger::{load_json, save_json, Budget, Ledgers};
-use crate::manifest::FailureClass;
-use crate::operators::operators_for;
+use crate::manifest::{FailureClass, OperatorId};
+use crate::operators::{self, operators_for};
 use crate::stats::SeededRng;
 use harnessx_runtime::fsutil::write_atomic;
 
@@ -227,6 +234,74 @@ fn proposal(op: &str, class: FailureClass, pick: Pick, share: f64, score: f64) -
         share,
         score,
     }
+}
+
+// ---------------------------------------------------------------------------------------
+// arms: how a run chooses its proposals
+
+/// How a run chooses each round's proposals (the evolution benchmark's baselines run the
+/// same loop with another choice; see [`crate::arms`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Arm {
+    Seed,
+    Random,
+    PromptOnly,
+    Aegis,
+}
+
+impl Arm {
+    pub const ALL: [Arm; 4] = [Arm::Seed, Arm::Random, Arm::PromptOnly, Arm::Aegis];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Arm::Seed => "seed",
+            Arm::Random => "random",
+            Arm::PromptOnly => "prompt-only",
+            Arm::Aegis => "aegis",
+        }
+    }
+
+    pub fn from_name(name: &str) -> Option<Arm> {
+        Arm::ALL.into_iter().find(|a| a.name() == name)
+    }
+
+    /// The planner's (operator, class) table for this arm, when it differs from
+    /// [`operator_arms`]: prompt-only keeps the prompt operators' arms.
+    pub fn planner_arms(self) -> Option<Vec<(&'static str, FailureClass)>> {
+        match self {
+            Arm::PromptOnly => {
+                let keep: Vec<&str> = operators::prompt_only().iter().map(|o| o.name()).collect();
+                Some(
+                    operator_arms()
+                        .into_iter()
+                        .filter(|(op, _)| keep.contains(op))
+                        .collect(),
+                )
+            }
+            _ => None,
+        }
+    }
+}
+
+/// `k` proposals of random mutation search: operator and class each uniform, drawn from
+/// a generator seeded with `seed` (derived from the run seed and the round, so a run is
+/// reproducible).
+pub fn random_proposals(seed: u64, k: usize) -> Vec<Proposal> {
+    let mut rng = SeededRng::new(seed);
+    let ops: &[OperatorId] = operators::all();
+    (0..k)
+        .map(|_| {
+            let op = ops[rng.below(ops.len() as u64) as usize];
+            let class = FailureClass::ALL[rng.below(FailureClass::ALL.len() as u64) as usize];
+            Proposal {
+                operator: op.name().into(),
+                class,
+                pick: Pick::Explore,
+                share: 0.0,
+                score: 0.0,
+            }
+        })
+        .collect()
 }
 
 // ---------------------------------------------------------------------------------------
@@ -438,4 +513,25 @@ fn split_sections(text: &str) -> BTreeMap<u32, String> {
         *v = trimmed;
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn random_proposals_are_reproducible_and_cover_operators() {
+        let a = random_proposals(7, 40);
+        assert_eq!(a, random_proposals(7, 40));
+        let ops: std::collections::BTreeSet<_> = a.iter().map(|p| p.operator.clone()).collect();
+        assert!(ops.len() > 3, "{ops:?}");
+    }
+
+    #[test]
+    fn prompt_only_uses_only_prompt_operators() {
+        let arms = Arm::PromptOnly.planner_arms().unwrap();
+        assert!(!arms.is_empty());
+        assert!(arms.iter().all(|(op, _)| *op == "swap_fragment"));
+        assert!(Arm::Aegis.planner_arms().is_none());
+    }
 }

@@ -8,7 +8,6 @@ use std::path::{Path, PathBuf};
 use crate::checkpoint::Checkpoint;
 use crate::emit::{lineage, write_text};
 use crate::manifest::FailureClass;
-use crate::run::parse_model;
 use crate::svg::{bar_chart, line_chart};
 
 fn cell(s: &str) -> String {
@@ -18,7 +17,7 @@ fn cell(s: &str) -> String {
 /// Writes `report.md` and its SVG files into `dir`; returns the report's path.
 pub fn write_report(dir: &Path) -> Result<PathBuf, String> {
     let cp = Checkpoint::load(dir)?;
-    let simulated = parse_model(&cp.config.model).is_ok_and(|m| m.is_simulated());
+    let simulated = cp.config.model_spec().is_ok_and(|m| m.is_simulated());
     let sim = if simulated { " (simulated)" } else { "" };
 
     let score: Vec<(f64, f64)> = cp

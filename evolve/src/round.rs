@@ -6,9 +6,8 @@ use std::path::Path;
 
 use harnessx_syntax::parse;
 
-use crate::arms::{random_proposals, Arm};
 use crate::checkpoint::{CandidateRecord, Checkpoint, Config, RoundRecord};
-use crate::digest::{parse_trace, DigestConfig, FailureCatalog};
+use crate::digest::{DigestConfig, FailureCatalog};
 use crate::emit::{shipped_source, unified_diff, write_text};
 use crate::gate::{
     build_generation, evaluate, judge, smoke_verdict, static_check, Eval, Judgement, Pair,
@@ -16,7 +15,7 @@ use crate::gate::{
 use crate::ledger::{Cost, LedgerEntry, Scores};
 use crate::manifest::{FailureClass, OperatorId};
 use crate::operators::{try_propose, Candidate, Rng, Target};
-use crate::planner::{operator_arms, write_landscape, Landscape};
+use crate::planner::{operator_arms, random_proposals, write_landscape, Arm, Landscape};
 use crate::stats::SeededRng;
 use harnessx_runtime::models::spec::ModelSpec;
 
@@ -71,14 +70,13 @@ fn stream(seed: u64, round: u32, slot: u64) -> u64 {
     SeededRng::derive(seed, (u64::from(round) << 32) | slot).next_u64()
 }
 
-/// The parent's failures this round, digested from the traces kept in memory.
+/// The parent's failures this round, digested from the trace events kept in memory (one
+/// episode each).
 fn digest(eval: &Eval) -> FailureCatalog {
     let mut cat = FailureCatalog::new(64);
     let cfg = DigestConfig::default();
-    for trace in &eval.traces {
-        for ep in parse_trace(trace).episodes {
-            cat.digest(&ep, None, &cfg);
-        }
+    for events in &eval.traces {
+        cat.digest(events, None, &cfg);
     }
     cat
 }
@@ -139,7 +137,7 @@ pub fn run_round(cp: &mut Checkpoint, parent_eval: &mut Eval, ctx: &mut Ctx) -> 
     run_round_as(cp, parent_eval, ctx, Arm::Aegis)
 }
 
-/// [`run_round`] with the proposals chosen as `arm` chooses them (see [`crate::arms`]);
+/// [`run_round`] with the proposals chosen as `arm` chooses them (see [`Arm`]);
 /// everything after the proposals (gate, budget, shipping) is the same for every arm.
 pub fn run_round_as(
     cp: &mut Checkpoint,

@@ -14,13 +14,12 @@ use harnessx_runtime::models::spec::ModelSpec;
 use harnessx_runtime::runner::episode_seed;
 use harnessx_syntax::{parse, print};
 
-use crate::arms::Arm;
 use crate::checkpoint::{Checkpoint, Config, Final, VERSION};
 use crate::digest::FailureCatalog;
 use crate::emit::{lineage, save_lineage, unified_diff, write_text};
 use crate::gate::{evaluate, static_check, Eval, Pair};
 use crate::ledger::{save_json, Budget, Ledgers};
-use crate::planner::Bandit;
+use crate::planner::{Arm, Bandit};
 use crate::round::{run_round_as, Abort, Ctx, Observer, ABORTED};
 use crate::stats::SeededRng;
 
@@ -112,16 +111,27 @@ pub fn parse_model(spec: &str) -> Result<ModelSpec, String> {
     })
 }
 
+impl Config {
+    /// The run's model: [`Config::model`] parsed, the one place that string is read. A run
+    /// parses it once when it starts or resumes and passes the [`ModelSpec`] on.
+    pub fn model_spec(&self) -> Result<ModelSpec, String> {
+        parse_model(&self.model)
+    }
+}
+
 /// Starts a run in `opts.out` (which must not hold one already) and drives it to the end.
 pub fn start(cfg: Config, opts: &Options, obs: &mut dyn Observer) -> Result<Checkpoint, String> {
-    start_as(cfg, opts, Arm::Aegis, obs)
+    let model = cfg.model_spec()?;
+    start_as(cfg, &model, opts, Arm::Aegis, obs)
 }
 
 /// [`start`] with each round's proposals chosen as `arm` chooses them (the benchmark's
 /// baselines, see [`crate::arms`]). The arm is not stored in the checkpoint: `resume`
-/// always carries on as [`Arm::Aegis`]. [`Arm::Seed`] runs no round.
+/// always carries on as [`Arm::Aegis`]. [`Arm::Seed`] runs no round. `model` is
+/// `cfg.model_spec()`, parsed by the caller.
 pub fn start_as(
     cfg: Config,
+    model: &ModelSpec,
     opts: &Options,
     arm: Arm,
     obs: &mut dyn Observer,
@@ -133,7 +143,6 @@ pub fn start_as(
             opts.out.display()
         ));
     }
-    let model = parse_model(&cfg.model)?;
     harnessx_runtime::runner::make_env(&cfg.env)?;
     if let Some(env) = &cfg.held_out_env {
         harnessx_runtime::runner::make_env(env)
@@ -148,7 +157,7 @@ pub fn start_as(
 
     let pairs = train_pairs(&cfg);
     obs.step("evaluating the seed harness");
-    let eval = evaluate(&ir, &cfg.env, &model, &pairs, opts.workers, true)?;
+    let eval = evaluate(&ir, &cfg.env, model, &pairs, opts.workers, true)?;
     let mut budget = Budget::new(cfg.budget);
     budget
         .charge(&eval.cost())
@@ -168,13 +177,13 @@ pub fn start_as(
         config: cfg,
     };
     cp.save(&opts.out)?;
-    drive(cp, Some(eval), &model, opts, arm, obs)
+    drive(cp, Some(eval), model, opts, arm, obs)
 }
 
 /// Carries on the run in `opts.out` from its last checkpoint.
 pub fn resume(opts: &Options, obs: &mut dyn Observer) -> Result<Checkpoint, String> {
     let cp = Checkpoint::load(&opts.out)?;
-    let model = parse_model(&cp.config.model)?;
+    let model = cp.config.model_spec()?;
     drive(cp, None, &model, opts, Arm::Aegis, obs)
 }
 

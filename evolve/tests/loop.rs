@@ -7,10 +7,12 @@ use std::path::{Path, PathBuf};
 
 use harnessx_compiler::check_source;
 use harnessx_evolve::checkpoint::Config;
+use harnessx_evolve::digest::{parse_trace, DigestConfig, FailureCatalog};
 use harnessx_evolve::gate::{evaluate, judge, static_check, Eval, GateConfig, Outcome};
 use harnessx_evolve::ledger::Cost;
 use harnessx_evolve::round::{Abort, Quiet, ABORTED};
-use harnessx_evolve::run::{self, parse_model, train_pairs, Options};
+use harnessx_evolve::run::{self, train_pairs, Options};
+use harnessx_runtime::trace::VecSink;
 use harnessx_syntax::{parse, print};
 
 /// A household harness without guard rules and with a short step limit: a seed with room
@@ -107,7 +109,7 @@ fn opts(out: &Path, abort: Option<Abort>) -> Options {
 fn the_gate_rejects_a_worse_candidate() {
     let mut cfg = config(1, 1000);
     cfg.train_tasks = 30;
-    let model = parse_model(&cfg.model).unwrap();
+    let model = cfg.model_spec().unwrap();
     let pairs = train_pairs(&cfg);
     let parent = static_check(&cfg.seed_source).unwrap();
     let worse_src = cfg
@@ -128,6 +130,36 @@ fn the_gate_rejects_a_worse_candidate() {
     // Results do not depend on the number of workers.
     let one = evaluate(&parent, &cfg.env, &model, &pairs, 1, false).unwrap();
     assert_eq!(one.outcomes, p.outcomes);
+}
+
+#[test]
+fn kept_trace_events_digest_as_their_jsonl_file_does() {
+    // The loop digests the events it keeps in memory; a trace written to disk is JSON
+    // lines. Both must give the same catalog, and neither may depend on the workers.
+    let mut cfg = config(1, 1000);
+    cfg.train_tasks = 12;
+    let model = cfg.model_spec().unwrap();
+    let pairs = train_pairs(&cfg);
+    let ir = static_check(&cfg.seed_source).unwrap();
+    let two = evaluate(&ir, &cfg.env, &model, &pairs, 2, true).unwrap();
+    let one = evaluate(&ir, &cfg.env, &model, &pairs, 1, true).unwrap();
+    assert_eq!(two.traces, one.traces);
+    assert_eq!(two.traces.len(), pairs.len());
+    let dcfg = DigestConfig::default();
+    let mut typed = FailureCatalog::new(64);
+    let mut text = FailureCatalog::new(64);
+    for events in &two.traces {
+        typed.digest(events, None, &dcfg);
+        let jsonl = VecSink {
+            events: events.clone(),
+        }
+        .to_jsonl();
+        let file = parse_trace(&jsonl);
+        assert_eq!((file.episodes.len(), file.bad_lines), (1, 0));
+        text.digest(&file.episodes[0], None, &dcfg);
+    }
+    assert!(typed.failures > 0, "the weak seed fails some episodes");
+    assert_eq!(typed, text);
 }
 
 #[test]

@@ -312,4 +312,21 @@ mod tests {
         let paths: Vec<_> = vars.iter().map(|v| v.path.as_str()).collect();
         assert_eq!(paths, ["task.goal", "step"]);
     }
+
+    #[test]
+    fn fragments_and_rule_messages_use_known_variables() {
+        use crate::fragments::{all_prompt_fragments, rule_messages};
+        use crate::manifest::FailureClass;
+        use harnessx_compiler::schema::template_var;
+        let texts = all_prompt_fragments().map(|(_, f)| f).chain(
+            FailureClass::ALL
+                .into_iter()
+                .flat_map(|c| rule_messages(c).iter().copied()),
+        );
+        for t in texts {
+            for v in template_vars(t) {
+                assert!(template_var(&v.path).is_some(), "{t:?}");
+            }
+        }
+    }
 }
