@@ -23,12 +23,13 @@ use harnessx_compiler::build::{
 use harnessx_compiler::check_source;
 use harnessx_compiler::lower::lower;
 use harnessx_compiler::render::render_text;
-use harnessx_evolve::digest::{class_name, parse_trace, DigestConfig, FailureCatalog};
+use harnessx_evolve::digest::{class_name, DigestConfig, FailureCatalog};
 use harnessx_evolve::stats::Rate;
 use harnessx_runtime::ir::HarnessIr;
 use harnessx_runtime::models::spec::ModelSpec;
 use harnessx_runtime::rules::InterpretedRules;
 use harnessx_runtime::runner::{run_episodes_parallel, Episode, Summary};
+use harnessx_runtime::trace::TraceEvent;
 use harnessx_runtime::EpisodeResult;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
@@ -133,14 +134,13 @@ pub fn run(opts: &RunOptions<'_>, color: bool) -> u8 {
     let each = |ep: Episode| {
         bar.inc(1);
         summary.add(&ep.result);
-        if !ep.result.success {
-            for events in parse_trace(&ep.trace_jsonl).episodes {
-                failures.digest(&events, None, &digest_cfg);
-            }
+        if !ep.result.success && !ep.result.is_infrastructure_failure() {
+            failures.digest(&ep.events, None, &digest_cfg);
         }
         if let (Some(dir), None) = (opts.trace_dir, &write_error) {
             let path = dir.join(trace_file_name(ep.task));
-            if let Err(e) = harnessx_runtime::fsutil::write_atomic(&path, ep.trace_jsonl.as_bytes())
+            if let Err(e) =
+                harnessx_runtime::fsutil::write_atomic(&path, ep.trace_jsonl().as_bytes())
             {
                 write_error = Some(format!("`{}`: {}", path.display(), input::describe(&e)));
             }
@@ -214,7 +214,7 @@ fn run(args: &[String]) -> Result<(), String> {
     let mut failed = None;
     run_episodes_parallel(&ir, h.rules, env, &model, tasks, seed, workers, |ep| {
         let result = serde_json::to_string(&ep.result).unwrap_or_default();
-        let text = format!("#episode {} {}\n{}#result {result}\n", ep.task, ep.seed, ep.trace_jsonl);
+        let text = format!("#episode {} {}\n{}#result {result}\n", ep.task, ep.seed, ep.trace_jsonl());
         if let Err(e) = out.write_all(text.as_bytes()) {
             failed.get_or_insert(e.to_string());
         }
@@ -351,7 +351,7 @@ fn write_runner(
 /// Reads the runner's output (see [`RUNNER_MAIN`]) one line at a time.
 #[derive(Default)]
 struct RunnerOutput {
-    current: Option<(u64, u64, String)>,
+    current: Option<(u64, u64, Vec<TraceEvent>)>,
 }
 
 impl RunnerOutput {
@@ -361,28 +361,28 @@ impl RunnerOutput {
         if let Some(rest) = line.strip_prefix("#episode ") {
             let mut it = rest.split_whitespace().map(str::parse::<u64>);
             match (it.next(), it.next()) {
-                (Some(Ok(task)), Some(Ok(seed))) => {
-                    self.current = Some((task, seed, String::new()))
-                }
+                (Some(Ok(task)), Some(Ok(seed))) => self.current = Some((task, seed, Vec::new())),
                 _ => return Err(bad(line.trim_end())),
             }
         } else if let Some(json) = line.strip_prefix("#result ") {
-            let (task, seed, trace_jsonl) =
-                self.current.take().ok_or_else(|| bad("#result first"))?;
+            let (task, seed, events) = self.current.take().ok_or_else(|| bad("#result first"))?;
             let result: EpisodeResult =
                 serde_json::from_str(json.trim_end()).map_err(|e| bad(&e.to_string()))?;
             return Ok(Some(Episode {
                 task,
                 seed,
                 result,
-                trace_jsonl,
+                events,
                 // The compiled runner re-runs infrastructure failures itself (`run_one`);
                 // its protocol does not report how often.
                 infra_reruns: 0,
             }));
         } else {
             match &mut self.current {
-                Some((_, _, trace)) => trace.push_str(line),
+                Some((_, _, events)) => events.push(
+                    serde_json::from_str(line.trim_end())
+                        .map_err(|e| bad(&format!("a trace line that is not an event: {e}")))?,
+                ),
                 None => return Err(bad("a trace line outside an episode")),
             }
         }

@@ -15,12 +15,12 @@ use harnessx_compiler::build::{build, BuildOptions};
 use harnessx_compiler::check_source;
 use harnessx_compiler::codegen::generate_module;
 use harnessx_compiler::lower::lower;
-use harnessx_runtime::engine::{run_with_rules, EndReason, EpisodeResult};
+use harnessx_runtime::engine::EndReason;
 use harnessx_runtime::ir::HarnessIr;
 use harnessx_runtime::models::spec::ModelSpec;
-use harnessx_runtime::rules::{InterpretedRules, RuleSet};
-use harnessx_runtime::runner::make_env;
-use harnessx_runtime::trace::{TraceEvent, VecSink};
+use harnessx_runtime::rules::InterpretedRules;
+use harnessx_runtime::runner::{make_env, run_pairs_parallel};
+use harnessx_runtime::trace::TraceEvent;
 use serde::{Deserialize, Serialize};
 
 use crate::ledger::Cost;
@@ -115,8 +115,20 @@ pub fn evaluate(
     make_env(env)?; // an unknown environment is an error before any thread starts
     let rules = InterpretedRules::new(ir);
     let mut eval = Eval::default();
-    run_pairs(ir, &rules, env, model, pairs, workers, |ep| {
+    let seeds: Vec<(u64, u64)> = pairs.iter().map(|p| (p.task, p.seed)).collect();
+    let mut infra: Option<String> = None;
+    run_pairs_parallel(ir, &rules, env, model, &seeds, workers, |ep| {
         let r = &ep.result;
+        // The runner re-ran it already; a failure that stands is the infrastructure's,
+        // never the harness's, so it stops the evaluation instead of being scored.
+        if let (EndReason::Infrastructure(why), None) = (&r.end, &infra) {
+            infra = Some(format!(
+                "task {} (seed {}): the infrastructure failed {} times in a row: {why}",
+                ep.task,
+                ep.seed,
+                ep.infra_reruns + 1
+            ));
+        }
         eval.outcomes.push(Outcome {
             task: ep.task,
             seed: ep.seed,
@@ -125,7 +137,7 @@ pub fn evaluate(
             steps: r.steps,
             clock_ms: r.clock_ms,
             model_error: match &r.end {
-                EndReason::ModelError(m) => Some(m.clone()),
+                EndReason::ModelError(m) | EndReason::ContextOverflow(m) => Some(m.clone()),
                 _ => None,
             },
         });
@@ -133,84 +145,12 @@ pub fn evaluate(
             eval.traces.push(ep.events);
         }
     })?;
-    Ok(eval)
-}
-
-/// One finished episode of [`run_pairs`].
-struct PairEpisode {
-    task: u64,
-    seed: u64,
-    result: EpisodeResult,
-    events: Vec<TraceEvent>,
-}
-
-/// The runner's parallel path over explicit (task, episode seed) pairs: every pair on up
-/// to `workers` threads, a fresh environment and model per episode, the episodes passed to
-/// `each` on the calling thread in `pairs` order (so nothing depends on `workers`), the
-/// first failing pair's error returned.
-///
-/// This stands in for `harnessx_runtime::runner::run_episodes_parallel`, which the gate
-/// cannot call yet: it runs tasks `0..n` with seeds it derives from one base seed (the
-/// held-out pairs start at task 10,000 or 1,000,000, and the train pairs use one base per
-/// seed index), and it hands over each trace as JSON text rather than its events. Once the
-/// runtime runs a list of pairs and keeps the events, this is that call.
-fn run_pairs<R: RuleSet + Sync + ?Sized>(
-    ir: &HarnessIr,
-    rules: &R,
-    env: &str,
-    model: &ModelSpec,
-    pairs: &[Pair],
-    workers: usize,
-    mut each: impl FnMut(PairEpisode),
-) -> Result<(), String> {
-    let workers = workers.clamp(1, pairs.len().max(1));
-    let mut slots: Vec<Option<PairEpisode>> = Vec::new();
-    slots.resize_with(pairs.len(), || None);
-    let chunk = pairs.len().div_ceil(workers).max(1);
-    let errors: Vec<String> = std::thread::scope(|s| {
-        let handles: Vec<_> = slots
-            .chunks_mut(chunk)
-            .zip(pairs.chunks(chunk))
-            .map(|(out, ps)| {
-                s.spawn(move || -> Result<(), String> {
-                    for (slot, p) in out.iter_mut().zip(ps) {
-                        let mut e = make_env(env)?;
-                        let mut m = model.build();
-                        let mut sink = VecSink::default();
-                        let result = run_with_rules(
-                            ir,
-                            rules,
-                            m.as_mut(),
-                            e.as_mut(),
-                            p.task,
-                            p.seed,
-                            &mut sink,
-                        );
-                        *slot = Some(PairEpisode {
-                            task: p.task,
-                            seed: p.seed,
-                            result,
-                            events: sink.events,
-                        });
-                    }
-                    Ok(())
-                })
-            })
-            .collect();
-        handles
-            .into_iter()
-            .filter_map(|h| match h.join() {
-                Ok(Ok(())) => None,
-                Ok(Err(e)) => Some(e),
-                Err(_) => Some("an evaluation worker panicked".to_string()),
-            })
-            .collect()
-    });
-    if let Some(e) = errors.into_iter().next() {
-        return Err(e);
+    match infra {
+        Some(why) => Err(format!(
+            "{why}. Nothing was scored; fix the model server or the environment bridge and resume the run."
+        )),
+        None => Ok(eval),
     }
-    slots.into_iter().flatten().for_each(&mut each);
-    Ok(())
 }
 
 /// Which paired test decides significance.

@@ -11,7 +11,7 @@ use crate::envs::KeyDoor;
 use crate::ir::HarnessIr;
 use crate::models::spec::ModelSpec;
 use crate::rules::RuleSet;
-use crate::trace::VecSink;
+use crate::trace::{TraceEvent, VecSink};
 
 /// Environments available by name.
 pub const KNOWN_ENVS: &[&str] = &["key_door", "household", "flaky_api", "stdio:CMD"];
@@ -44,11 +44,18 @@ pub struct Episode {
     pub task: u64,
     pub seed: u64,
     pub result: EpisodeResult,
-    /// The whole trace as JSON lines.
-    pub trace_jsonl: String,
+    /// The whole trace, as typed events ([`Episode::trace_jsonl`] gives the file format).
+    pub events: Vec<TraceEvent>,
     /// How many times the episode was run again because the infrastructure failed
     /// ([`INFRA_RERUNS`] at most); the trace and result are those of the last run.
     pub infra_reruns: u32,
+}
+
+impl Episode {
+    /// The trace as JSON lines, the file format (docs/TRACES.md).
+    pub fn trace_jsonl(&self) -> String {
+        crate::trace::events_to_jsonl(&self.events)
+    }
 }
 
 /// How many times an episode whose infrastructure failed (model server, environment
@@ -84,22 +91,43 @@ pub fn run_one<R: RuleSet + ?Sized>(
     task: u64,
     seed: u64,
 ) -> Result<Episode, String> {
-    let s = episode_seed(seed, task);
+    run_pair(ir, rules, env, model, task, episode_seed(seed, task))
+}
+
+/// Task `task` with exactly the episode seed `episode_seed`: a fresh environment and model,
+/// the trace kept in memory. An episode the infrastructure failed is run again, up to
+/// [`INFRA_RERUNS`] times.
+pub fn run_pair<R: RuleSet + ?Sized>(
+    ir: &HarnessIr,
+    rules: &R,
+    env: &str,
+    model: &ModelSpec,
+    task: u64,
+    episode_seed: u64,
+) -> Result<Episode, String> {
     let mut infra_reruns = 0;
     loop {
         let mut e = make_env(env)?;
         let mut m = model.build();
         let mut sink = VecSink::default();
-        let result = run_with_rules(ir, rules, m.as_mut(), e.as_mut(), task, s, &mut sink);
+        let result = run_with_rules(
+            ir,
+            rules,
+            m.as_mut(),
+            e.as_mut(),
+            task,
+            episode_seed,
+            &mut sink,
+        );
         if result.is_infrastructure_failure() && infra_reruns < INFRA_RERUNS {
             infra_reruns += 1;
             continue;
         }
         return Ok(Episode {
             task,
-            seed: s,
+            seed: episode_seed,
             result,
-            trace_jsonl: sink.to_jsonl(),
+            events: sink.events,
             infra_reruns,
         });
     }
@@ -117,13 +145,8 @@ pub fn default_workers() -> usize {
 /// little, and a real model's endpoint sees a burst of parallel requests.
 pub const MAX_DEFAULT_WORKERS: usize = 8;
 
-/// [`run_episodes`] on `workers` threads. Workers take tasks from a shared counter; every
-/// episode builds its own environment and model and gets its seed from [`episode_seed`],
-/// so an episode does not depend on which worker ran it or when. `each` is called on the
-/// calling thread **in task order** (finished episodes wait for their predecessors), so
-/// results, traces and anything `each` writes are identical for any `workers`.
-/// On an error no new tasks are started and the error of the lowest failing task is
-/// returned after the episodes before it were passed to `each`.
+/// [`run_episodes`] on `workers` threads: [`run_pairs_parallel`] over tasks `0..tasks`
+/// with seeds from [`episode_seed`].
 #[allow(clippy::too_many_arguments)]
 pub fn run_episodes_parallel<R: RuleSet + Sync + ?Sized>(
     ir: &HarnessIr,
@@ -133,19 +156,43 @@ pub fn run_episodes_parallel<R: RuleSet + Sync + ?Sized>(
     tasks: u64,
     seed: u64,
     workers: usize,
+    each: impl FnMut(Episode),
+) -> Result<(), String> {
+    let pairs: Vec<(u64, u64)> = (0..tasks).map(|t| (t, episode_seed(seed, t))).collect();
+    run_pairs_parallel(ir, rules, env, model, &pairs, workers, each)
+}
+
+/// Run `(task, episode seed)` pairs on `workers` threads. Workers take pairs from a shared
+/// counter; every episode builds its own environment and model ([`run_pair`]), so an
+/// episode does not depend on which worker ran it or when. `each` is called on the calling
+/// thread **in pair order** (finished episodes wait for their predecessors), so results,
+/// traces and anything `each` writes are identical for any `workers`.
+/// On an error no new pairs are started and the error of the first failing pair is
+/// returned after the episodes before it were passed to `each`.
+pub fn run_pairs_parallel<R: RuleSet + Sync + ?Sized>(
+    ir: &HarnessIr,
+    rules: &R,
+    env: &str,
+    model: &ModelSpec,
+    pairs: &[(u64, u64)],
+    workers: usize,
     mut each: impl FnMut(Episode),
 ) -> Result<(), String> {
-    let workers = u64::try_from(workers.max(1)).unwrap_or(1).min(tasks.max(1));
-    if workers <= 1 {
-        return run_episodes(ir, rules, env, model, tasks, seed, each);
+    let n = pairs.len();
+    let workers = workers.clamp(1, n.max(1));
+    if workers == 1 {
+        for &(task, s) in pairs {
+            each(run_pair(ir, rules, env, model, task, s)?);
+        }
+        return Ok(());
     }
     use std::collections::BTreeMap;
-    use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+    use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
     use std::sync::mpsc;
 
-    let next = AtomicU64::new(0);
+    let next = AtomicUsize::new(0);
     let stop = AtomicBool::new(false);
-    let (tx, rx) = mpsc::channel::<(u64, Result<Episode, String>)>();
+    let (tx, rx) = mpsc::channel::<(usize, Result<Episode, String>)>();
     std::thread::scope(|scope| {
         for _ in 0..workers {
             let tx = tx.clone();
@@ -154,25 +201,25 @@ pub fn run_episodes_parallel<R: RuleSet + Sync + ?Sized>(
                 if stop.load(Ordering::Relaxed) {
                     break;
                 }
-                let task = next.fetch_add(1, Ordering::Relaxed);
-                if task >= tasks {
+                let i = next.fetch_add(1, Ordering::Relaxed);
+                let Some(&(task, s)) = pairs.get(i) else {
                     break;
-                }
-                let ep = run_one(ir, rules, env, model, task, seed);
+                };
+                let ep = run_pair(ir, rules, env, model, task, s);
                 if ep.is_err() {
                     stop.store(true, Ordering::Relaxed);
                 }
-                if tx.send((task, ep)).is_err() {
+                if tx.send((i, ep)).is_err() {
                     break;
                 }
             });
         }
         drop(tx);
-        // Hand episodes over in task order; later ones wait here for their predecessors.
-        let mut pending: BTreeMap<u64, Result<Episode, String>> = BTreeMap::new();
-        let mut due = 0u64;
-        for (task, ep) in rx {
-            pending.insert(task, ep);
+        // Hand episodes over in pair order; later ones wait here for their predecessors.
+        let mut pending: BTreeMap<usize, Result<Episode, String>> = BTreeMap::new();
+        let mut due = 0usize;
+        for (i, ep) in rx {
+            pending.insert(i, ep);
             while let Some(ep) = pending.remove(&due) {
                 match ep {
                     Ok(ep) => each(ep),
@@ -184,7 +231,7 @@ pub fn run_episodes_parallel<R: RuleSet + Sync + ?Sized>(
                 due += 1;
             }
         }
-        // Tasks after a failure were never started; the failure itself is pending here.
+        // Pairs after a failure were never started; the failure itself is pending here.
         match pending.into_values().find_map(Result::err) {
             Some(e) => Err(e),
             None => Ok(()),
@@ -311,7 +358,7 @@ mod tests {
             let mut out = Vec::new();
             let rules = InterpretedRules::new(&ir);
             run_episodes(&ir, &rules, "key_door", &ModelSpec::Noisy(0.5), 3, 7, |e| {
-                out.push((e.seed, e.trace_jsonl))
+                out.push((e.seed, e.trace_jsonl()))
             })
             .map(|()| out)
         };
@@ -336,7 +383,7 @@ mod tests {
                 9,
                 7,
                 workers,
-                |e| out.push((e.task, e.seed, e.trace_jsonl)),
+                |e| out.push((e.task, e.seed, e.trace_jsonl())),
             )
             .map(|()| out)
         };

@@ -144,8 +144,13 @@ impl TraceSink for VecSink {
 impl VecSink {
     /// The events as JSON lines, exactly as [`JsonlSink`] would write them.
     pub fn to_jsonl(&self) -> String {
-        self.events.iter().map(|e| to_line(e) + "\n").collect()
+        events_to_jsonl(&self.events)
     }
+}
+
+/// Events as JSON lines, exactly as [`JsonlSink`] would write them.
+pub fn events_to_jsonl(events: &[TraceEvent]) -> String {
+    events.iter().map(|e| to_line(e) + "\n").collect()
 }
 
 /// Writes one JSON object per line. The first write error is kept (and later writes are

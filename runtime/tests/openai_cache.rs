@@ -124,7 +124,7 @@ fn cache_and_replay_specs_run_through_the_runner() {
     let traces = |spec: &ModelSpec| {
         let mut out = Vec::new();
         run_episodes(&ir, &rules, "key_door", spec, 3, 5, |e| {
-            out.push(e.trace_jsonl)
+            out.push(e.trace_jsonl())
         })
         .map(|()| out)
         .expect("runs")

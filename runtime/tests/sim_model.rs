@@ -43,7 +43,7 @@ fn batch(tier: Tier, tasks: u64, seed: u64) -> (Summary, Vec<String>) {
         seed,
         |e| {
             s.add(&e.result);
-            traces.push(e.trace_jsonl);
+            traces.push(e.trace_jsonl());
         },
     );
     assert_eq!(r, Ok(()));

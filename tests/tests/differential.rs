@@ -105,7 +105,7 @@ fn main() {
             for &seed in &seeds {
                 let ran = run_episodes(&ir, h.rules, "key_door", &ModelSpec::Noisy(p), tasks, seed, |ep| {
                     let _ = writeln!(out, "#episode {} {p} {seed} {}", h.hash, ep.task);
-                    let _ = out.write_all(ep.trace_jsonl.as_bytes());
+                    let _ = out.write_all(ep.trace_jsonl().as_bytes());
                 });
                 if let Err(e) = ran {
                     eprintln!("{e}");
@@ -192,7 +192,7 @@ fn interpreted_and_compiled_traces_are_identical() {
                     TASKS,
                     seed,
                     |ep| {
-                        interpreted.insert(key(&ir.hash(), p, seed, ep.task), ep.trace_jsonl);
+                        interpreted.insert(key(&ir.hash(), p, seed, ep.task), ep.trace_jsonl());
                     },
                 )
                 .expect("key_door exists");

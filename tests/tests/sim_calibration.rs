@@ -162,7 +162,7 @@ fn runs_are_deterministic() {
             &ModelSpec::Sim(Tier::Small),
             3,
             5,
-            |e| out.push(e.trace_jsonl),
+            |e| out.push(e.trace_jsonl()),
         )
         .map(|()| out)
     };
