@@ -467,8 +467,19 @@ fn main() -> ExitCode {
                 .chain(std::env::args().skip(1))
                 .collect::<Vec<_>>()
                 .join(" ");
+            let criterion = match &a.criterion {
+                Some(dir) => match criterion_report::render(dir) {
+                    Ok(text) => Some(text),
+                    Err(e) => {
+                        let e = format!("criterion results in `{}`: {e}", dir.display());
+                        output::error(e, color);
+                        return ExitCode::from(exit::FAILED);
+                    }
+                },
+                None => None,
+            };
             bench::bench_evolution(
-                &bench::BenchArgs {
+                &harnessx_evolve::bench::BenchArgs {
                     quick: a.quick,
                     seeds: a.seeds,
                     tiers: a.tiers,
@@ -482,7 +493,7 @@ fn main() -> ExitCode {
                     real_tasks: a.real_tasks,
                     real_decodings: a.real_decoding,
                     real_cache: a.real_cache,
-                    criterion: a.criterion,
+                    criterion,
                     via: a.via,
                     command,
                 },

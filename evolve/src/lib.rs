@@ -22,10 +22,13 @@
 //!   [`checkpoint`]: the state after each round, for `resume`.
 //! - [`emit`]: shipped sources with provenance, diffs, `lineage.json` with the Pareto front.
 //! - [`arms`]: the benchmark's arms (seed, random mutation search, prompt-only, AEGIS,
-//!   expert) and the evolution benchmark that runs them at one budget and one gate.
+//!   expert), each run at one budget and one gate.
+//! - [`bench`]: the evolution benchmark (`harnessx bench evolution`): its plan, the
+//!   simulated cells, the real-model arm, statistics, plots and the Markdown report.
 //! - [`report`], [`svg`]: `report.md` with hand-written SVG plots; [`progress`]: bars.
 
 pub mod arms;
+pub mod bench;
 pub mod checkpoint;
 pub mod digest;
 pub mod emit;
