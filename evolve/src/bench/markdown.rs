@@ -56,7 +56,9 @@ pub(super) fn render(
             let mut before = String::new();
             if a.criterion.is_some() {
                 before.push_str(
-                    " runs the criterion benchmarks (`cargo bench -p harnessx-benches`),",
+                    " runs the criterion benchmarks (`cargo bench -p harnessx-benches`) and \
+                     renders their results (`cargo run -p harnessx-benches --bin \
+                     criterion-report`),",
                 );
             }
             if a.real_model.is_some() {
@@ -260,8 +262,9 @@ pub(super) fn render(
         let _ = writeln!(
             s,
             "- The compiler and runtime benchmarks (criterion): run `cargo bench -p \
-             harnessx-benches` and add `--criterion target/criterion` to include their results \
-             (`scripts/benchmarks.sh` does both). `frontend` (parse, check, lower, codegen of \
+             harnessx-benches`, render their results with `cargo run -p harnessx-benches --bin \
+             criterion-report > FILE` and add `--criterion-md FILE` to include them \
+             (`scripts/benchmarks.sh` does all three). `frontend` (parse, check, lower, codegen of \
              generated harnesses), `codegen` (parse + check + lower + codegen at 100, 1,000 \
              and 10,000 lines) and `runtime` (per-step overhead)."
         );
