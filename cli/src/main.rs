@@ -9,6 +9,7 @@ mod compile;
 mod evolve;
 mod fmt;
 mod input;
+mod model;
 mod output;
 mod run;
 
@@ -117,14 +118,18 @@ enum Command {
     /// output; diagnostics go to standard error. Episodes are tasks 0..N; the seed of each
     /// is derived from `--seed` and the task number, so a run is reproducible.
     ///
+    /// The model is the one the harness declares (`model { backend = "sim:small" }`);
+    /// `--model` overrides it, and a harness that declares none runs `sim:small`, the
+    /// default backend. The summary names the model and where it came from, and says when
+    /// results are simulated (`sim:`) or come from a test stand-in (`noisy:`, `scripted:`).
+    ///
     /// By default the harness is compiled (generated Rust, built with cargo in the shared
     /// cache; the first build takes a while, later ones are incremental) and the compiled
     /// binary runs the episodes. `--interpret` runs them in process on the checked IR
-    /// instead; both give identical traces. The available models are test stand-ins, and
-    /// the summary says so.
+    /// instead; both give identical traces.
     ///
-    /// Exits 1 when the harness has errors, 2 on bad usage (unknown environment or model)
-    /// or when a file cannot be read or a trace written.
+    /// Exits 1 when the harness has errors, 2 on bad usage (unknown environment or model,
+    /// given or declared) or when a file cannot be read or a trace written.
     #[command(after_help = EXIT_STATUS)]
     Run(RunArgs),
 
@@ -133,6 +138,8 @@ enum Command {
     ///
     /// Writes checkpoints and results to `--out` (default `runs/<name>-<seed>`), prints
     /// the diff from the seed to the best harness and the train and held-out success.
+    /// The model is the one the seed harness declares (`model.backend`), `--model` overrides
+    /// it, and `sim:small` is the default; the output names it and where it came from.
     /// Results from `sim:` models are simulated, and every output says so. See
     /// docs/EVOLUTION.md.
     #[command(after_help = EXIT_STATUS)]
@@ -230,9 +237,11 @@ struct EvolveArgs {
     /// The environment.
     #[arg(long, default_value = "household")]
     env: String,
-    /// The model: `sim:small|medium|large` (simulated), `noisy:P` (test stand-in), ...
-    #[arg(long, default_value = "sim:small")]
-    model: String,
+    /// The model, overriding the one the seed harness declares (default: its
+    /// `model.backend`, else sim:small): `sim:small|medium|large` (simulated),
+    /// `openai:BASE_URL#MODEL`, `cache:DIR:SPEC` / `replay:DIR`, `noisy:P` (test stand-in).
+    #[arg(long, value_name = "SPEC")]
+    model: Option<String>,
     /// Rounds at most.
     #[arg(long, default_value_t = 6)]
     rounds: u32,
@@ -309,13 +318,14 @@ struct RunArgs {
     #[arg(long, default_value = "key_door")]
     env: String,
 
-    /// The model: `sim:small|medium|large` (the simulated family, docs/SIM_MODEL.md),
-    /// `openai:BASE_URL#MODEL` (any OpenAI-compatible server, docs/MODELS.md),
-    /// `cache:DIR:SPEC` / `replay:DIR` (response cache), or the test stand-ins `noisy:P`
-    /// (follows the environment's expert with probability P, otherwise errs) and
-    /// `scripted:PATH` (replays the lines of PATH in order, cycling).
-    #[arg(long, default_value = "noisy:0.7")]
-    model: String,
+    /// The model, overriding the one the harness declares (default: its `model.backend`,
+    /// else sim:small): `sim:small|medium|large` (the simulated family,
+    /// docs/SIM_MODEL.md), `openai:BASE_URL#MODEL` (any OpenAI-compatible server,
+    /// docs/MODELS.md), `cache:DIR:SPEC` / `replay:DIR` (response cache), or the test
+    /// stand-ins `noisy:P` (follows the environment's expert with probability P, otherwise
+    /// errs) and `scripted:PATH` (replays the lines of PATH in order, cycling).
+    #[arg(long, value_name = "SPEC")]
+    model: Option<String>,
 
     /// Number of episodes (tasks 0..N).
     #[arg(long, default_value_t = 10)]
@@ -426,7 +436,7 @@ fn main() -> ExitCode {
             &run::RunOptions {
                 file: &args.file,
                 env: &args.env,
-                model: &args.model,
+                model: args.model.as_deref(),
                 tasks: args.tasks,
                 seed: args.seed,
                 trace_dir: args.trace_dir.as_deref(),
