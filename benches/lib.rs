@@ -3,8 +3,13 @@
 //! [`generate`] writes a valid harness of about the requested number of lines: a model,
 //! loop and context section, then repeating groups of prompts, tools and rules that use
 //! every hook, most actions and detectors, annotations and comments.
+//!
+//! [`criterion_report`] reads what the benchmarks left under `target/criterion/` and
+//! renders it as the Markdown section of docs/BENCHMARKS.md (the `criterion-report` binary).
 
 use std::fmt::Write as _;
+
+pub mod criterion_report;
 
 const HOOK_RULES: &[&str] = &[
     "on after_model as repair_{i} when malformed_call {\n    repair extract_action\n    otherwise reprompt \"Reply with one action, like tool_{i}(\\\"x\\\").\"\n  }",

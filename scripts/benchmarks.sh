@@ -4,12 +4,14 @@
 #   scripts/benchmarks.sh
 #
 # 1. `cargo bench -p harnessx-benches`: the criterion benchmarks (results in
-#    target/criterion/).
+#    target/criterion/), then `criterion-report` (a binary of harnessx-benches) renders
+#    them as Markdown to target/criterion-report.md.
 # 2. SmolLM2-135M-Instruct served on loopback by scripts/serve-smollm2.sh (set up on the
 #    first run; stopped on exit, however the script ends).
-# 3. `harnessx bench evolution` with the criterion results and the real-model arm, writing
-#    docs/BENCHMARKS.md and docs/bench/*.svg. The real model's responses are recorded in
-#    target/bench-real-model-cache/, so a rerun replays them instead of asking again.
+# 3. `harnessx bench evolution` with the rendered criterion results and the real-model arm,
+#    writing docs/BENCHMARKS.md and docs/bench/*.svg. The real model's responses are
+#    recorded in target/bench-real-model-cache/, so a rerun replays them instead of asking
+#    again.
 #
 # Needs the Rust toolchain, python3 with textworld-express 1.1.0 and Java (the
 # TextWorldExpress environment), and what scripts/setup-smollm2.sh needs. Takes about
@@ -33,6 +35,10 @@ if [[ "${HARNESSX_BENCH_SKIP_CRITERION:-}" != 1 ]]; then
   cargo bench -p harnessx-benches
 fi
 
+step "criterion-report target/criterion > target/criterion-report.md"
+cargo run --release -q -p harnessx-benches --bin criterion-report -- target/criterion \
+  > target/criterion-report.md
+
 step "cargo build --release -p harnessx"
 cargo build --release -p harnessx
 
@@ -48,7 +54,7 @@ fi
 step "harnessx bench evolution"
 cargo run --release -q -p harnessx -- bench evolution \
   --via scripts/benchmarks.sh \
-  --criterion target/criterion \
+  --criterion-md target/criterion-report.md \
   "${real[@]}" \
   --out docs/BENCHMARKS.md \
   "$@"

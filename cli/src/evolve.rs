@@ -13,6 +13,7 @@ use harnessx_evolve::round::Abort;
 use harnessx_evolve::run::{self, Options};
 
 use crate::exit;
+use crate::model::{self, Source};
 use crate::output;
 
 /// Set to `after:K` or `mid:K` to stop a run on purpose (for testing `resume`).
@@ -22,7 +23,8 @@ pub const ABORT_ENV: &str = "HARNESSX_EVOLVE_ABORT";
 pub struct EvolveArgs {
     pub file: String,
     pub env: String,
-    pub model: String,
+    /// `--model`; without it, the seed harness's declared backend or the default one.
+    pub model: Option<String>,
     pub rounds: u32,
     pub candidates: usize,
     pub budget_episodes: u64,
@@ -67,11 +69,24 @@ pub fn evolve(a: &EvolveArgs, color: bool) -> u8 {
             return exit::USAGE_OR_IO;
         }
     };
+    let (model, source) = model::choose(a.model.as_deref(), &harnessx_syntax::parse(&src).file);
+    if source != Source::Flag {
+        if let Err(e) = run::parse_model(&model) {
+            output::error(
+                format!(
+                    "`{}`: the harness's model `{model}`: {e} (`--model` runs another)",
+                    a.file
+                ),
+                color,
+            );
+            return exit::USAGE_OR_IO;
+        }
+    }
     let cfg = Config {
         file: a.file.clone(),
         seed_source: src,
         env: a.env.clone(),
-        model: a.model.clone(),
+        model: model.clone(),
         rounds: a.rounds,
         k: a.candidates,
         seed: a.seed,
@@ -109,7 +124,8 @@ pub fn evolve(a: &EvolveArgs, color: bool) -> u8 {
     let mut bars = Bars::new(a.rounds);
     let result = run::start(cfg, &opts, &mut bars);
     bars.finish();
-    finish(result, &opts.out, started, color)
+    let model_line = format!("model {model}, {}\n", source.label());
+    finish(result, &opts.out, started, Some(&model_line), color)
 }
 
 pub fn resume(dir: &Path, workers_opt: Option<usize>, color: bool) -> u8 {
@@ -123,10 +139,18 @@ pub fn resume(dir: &Path, workers_opt: Option<usize>, color: bool) -> u8 {
     let mut bars = Bars::new(rounds);
     let result = run::resume(&opts, &mut bars);
     bars.finish();
-    finish(result, dir, started, color)
+    finish(result, dir, started, None, color)
 }
 
-fn finish(result: Result<Checkpoint, String>, out: &Path, started: Instant, color: bool) -> u8 {
+/// Prints the outcome: the diff, the run's summary, `model_line` (which model and where it
+/// came from, for a run started by this command) and the wall time.
+fn finish(
+    result: Result<Checkpoint, String>,
+    out: &Path,
+    started: Instant,
+    model_line: Option<&str>,
+    color: bool,
+) -> u8 {
     let cp = match result {
         Ok(cp) => cp,
         Err(e) => {
@@ -143,6 +167,7 @@ fn finish(result: Result<Checkpoint, String>, out: &Path, started: Instant, colo
         text.push_str(&diff);
     }
     text.push_str(&run::summary_text(&cp, simulated));
+    text.push_str(model_line.unwrap_or_default());
     text.push_str(&format!(
         "wall time {:.1} s; output in {}\n",
         started.elapsed().as_secs_f64(),

@@ -35,13 +35,15 @@ use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
 use crate::exit;
 use crate::input::{self, Input};
+use crate::model::{self, Source};
 use crate::output;
 
 /// What `harnessx run` was asked to do (already validated by clap).
 pub struct RunOptions<'a> {
     pub file: &'a str,
     pub env: &'a str,
-    pub model: &'a str,
+    /// `--model`; without it, the harness's declared backend or the default one.
+    pub model: Option<&'a str>,
     pub tasks: u64,
     pub seed: u64,
     pub trace_dir: Option<&'a Path>,
@@ -79,9 +81,12 @@ pub fn run(opts: &RunOptions<'_>, color: bool) -> u8 {
     };
 
     // Validate the flags before any work, so a typo costs nothing.
-    let mut model = match ModelSpec::parse(opts.model, |path| {
-        fs::read_to_string(path).map_err(|e| format!("`{path}`: {}", input::describe(&e)))
-    }) {
+    let parse_model = |spec: &str| {
+        ModelSpec::parse(spec, |path| {
+            fs::read_to_string(path).map_err(|e| format!("`{path}`: {}", input::describe(&e)))
+        })
+    };
+    let flag_model = match opts.model.map(parse_model).transpose() {
         Ok(m) => m,
         Err(e) => {
             output::error(e, color);
@@ -113,6 +118,20 @@ pub fn run(opts: &RunOptions<'_>, color: bool) -> u8 {
         }
     };
 
+    let (model_spec, source) = model::choose(opts.model, &checked.file);
+    let mut model = match flag_model.map_or_else(|| parse_model(&model_spec), Ok) {
+        Ok(m) => m,
+        Err(e) => {
+            output::error(
+                format!(
+                    "`{}`: the harness's model `{model_spec}`: {e} (`--model` runs another)",
+                    src_input.name
+                ),
+                color,
+            );
+            return exit::USAGE_OR_IO;
+        }
+    };
     // The harness's `api_key_env` and `timeout` reach an `openai:` backend from here.
     model.apply_model_ir(&ir.model);
 
@@ -159,7 +178,7 @@ pub fn run(opts: &RunOptions<'_>, color: bool) -> u8 {
             each,
         )
     } else {
-        run_compiled(&ir, opts, model.needs_http(), &bar, each)
+        run_compiled(&ir, opts, &model_spec, model.needs_http(), &bar, each)
     };
     bar.finish_and_clear();
     if let Err(e) = ran {
@@ -175,7 +194,7 @@ pub fn run(opts: &RunOptions<'_>, color: bool) -> u8 {
     output::stdout(&summary_table(
         &ir.name,
         opts.env,
-        &model,
+        (&model, source),
         opts.seed,
         mode,
         &summary,
@@ -241,6 +260,7 @@ fn main() -> ExitCode {
 fn run_compiled(
     ir: &HarnessIr,
     opts: &RunOptions<'_>,
+    model: &str,
     http: bool,
     bar: &ProgressBar,
     mut each: impl FnMut(Episode),
@@ -256,7 +276,7 @@ fn run_compiled(
     let mut child = Command::new(&exe)
         .arg(ir.hash())
         .arg(opts.env)
-        .arg(opts.model)
+        .arg(model)
         .arg(opts.tasks.to_string())
         .arg(opts.seed.to_string())
         .arg(opts.workers.to_string())
@@ -434,7 +454,7 @@ fn model_note(model: &ModelSpec) -> &'static str {
 fn summary_table(
     harness: &str,
     env: &str,
-    model: &ModelSpec,
+    (model, source): (&ModelSpec, Source),
     seed: u64,
     mode: &str,
     s: &Summary,
@@ -442,7 +462,8 @@ fn summary_table(
 ) -> String {
     let mut out = String::new();
     out.push_str(&format!(
-        "harness {harness} | env {env} | model {model} | seed {seed} | {mode}\n"
+        "harness {harness} | env {env} | model {model}, {} | seed {seed} | {mode}\n",
+        source.label()
     ));
     let (lo, hi) = Rate::new(s.successes, s.episodes).wilson95();
     out.push_str(
@@ -539,7 +560,7 @@ mod tests {
         let t = summary_table(
             "h",
             "key_door",
-            &ModelSpec::Noisy(0.7),
+            (&ModelSpec::Noisy(0.7), Source::Flag),
             1,
             "compiled",
             &s,
@@ -553,5 +574,9 @@ mod tests {
         assert!(t.contains("0.046") && t.contains("0.699"), "{t}");
         assert!(t.contains("failures: malformed_call 2, loop 1\n"), "{t}");
         assert!(t.contains("test stand-in"));
+        assert!(
+            t.contains("| model noisy:0.7 (test stand-in), from --model |"),
+            "{t}"
+        );
     }
 }

@@ -263,3 +263,68 @@ fn the_summary_has_a_wilson_interval_and_failures_by_class() {
     assert_eq!(counted, n - s, "{out}");
     assert!(out.contains("test stand-in"), "{out}");
 }
+
+/// The model is the harness's declared backend unless `--model` overrides it; a harness
+/// that declares none runs the default backend. The summary says which and from where.
+#[test]
+fn the_declared_model_runs_unless_model_overrides_it() {
+    let household = Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples/household.harness");
+    let household = household.display().to_string();
+    // What the issue asks for, on the default (compiled) path.
+    let o = run(&["run", &household, "--env", "household", "--tasks", "2"]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o.stderr));
+    let out = text(&o.stdout);
+    assert!(
+        out.starts_with(
+            "harness household | env household | model sim:small (simulated), declared by the \
+             harness | seed 0 | compiled\n"
+        ),
+        "{out}"
+    );
+    assert!(out.contains("SIMULATED"), "{out}");
+
+    let o = run(&[
+        "run",
+        &household,
+        "--env",
+        "household",
+        "--interpret",
+        "--tasks",
+        "2",
+        "--model",
+        "noisy:0.9",
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o.stderr));
+    let out = text(&o.stdout);
+    assert!(
+        out.contains("| model noisy:0.9 (test stand-in), from --model |"),
+        "{out}"
+    );
+
+    let dir = scratch("declared");
+    let none = write(
+        &dir,
+        "none.harness",
+        "harness none {\n  prompt system \"Goal: {{task.goal}}\"\n  tool look() \"Look\"\n}\n",
+    );
+    let o = run(&["run", &none, "--interpret", "--tasks", "1"]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o.stderr));
+    let out = text(&o.stdout);
+    assert!(
+        out.contains("| model sim:small (simulated), default (none declared) |"),
+        "{out}"
+    );
+
+    let unknown = write(
+        &dir,
+        "unknown.harness",
+        "harness unknown {\n  model { backend = \"gpt-4\" }\n  prompt system \"Goal: {{task.goal}}\"\n  tool look() \"Look\"\n}\n",
+    );
+    let o = run(&["run", &unknown, "--interpret", "--tasks", "1"]);
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o.stderr));
+    let err = text(&o.stderr);
+    assert!(
+        err.contains("the harness's model `gpt-4`") && err.contains("--model"),
+        "{err}"
+    );
+}

@@ -68,6 +68,34 @@ impl Cost {
     }
 }
 
+/// A budget amount (a limit, or what is left of one) as people read it: the number, or
+/// `no limit` for an unlimited one. Unlimited episodes and tokens are `u64::MAX`.
+pub fn amount(n: u64) -> String {
+    if n == u64::MAX {
+        "no limit".into()
+    } else {
+        n.to_string()
+    }
+}
+
+/// [`amount`] for seconds (`12.5`); unlimited seconds are `f64::MAX` (or infinite).
+pub fn amount_seconds(s: f64) -> String {
+    if s >= f64::MAX {
+        "no limit".into()
+    } else {
+        format!("{s:.1}")
+    }
+}
+
+/// `5 of 2000 episodes`, or `5 episodes (no limit)` when the limit is unlimited.
+pub fn used_of(used: u64, limit: u64, unit: &str) -> String {
+    if limit == u64::MAX {
+        format!("{used} {unit} (no limit)")
+    } else {
+        format!("{used} of {limit} {unit}")
+    }
+}
+
 #[derive(Debug, Clone, PartialEq)]
 pub enum BudgetError {
     /// The cost would take some dimension past its limit; nothing was charged.
@@ -79,12 +107,25 @@ pub enum BudgetError {
 impl std::fmt::Display for BudgetError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
-            BudgetError::Exceeded { cost, remaining } => write!(
-                f,
-                "over budget: needs {} episodes, {} tokens, {:.1} s; left {} episodes, {} tokens, {:.1} s",
-                cost.episodes, cost.tokens, cost.seconds,
-                remaining.episodes, remaining.tokens, remaining.seconds
-            ),
+            BudgetError::Exceeded { cost, remaining } => {
+                let left = |n: String, unit: &str, long: &str| {
+                    if n == "no limit" {
+                        format!("no limit on {long}")
+                    } else {
+                        format!("{n} {unit}")
+                    }
+                };
+                write!(
+                    f,
+                    "over budget: needs {} episodes, {} tokens, {:.1} s; left {}, {}, {}",
+                    cost.episodes,
+                    cost.tokens,
+                    cost.seconds,
+                    left(amount(remaining.episodes), "episodes", "episodes"),
+                    left(amount(remaining.tokens), "tokens", "tokens"),
+                    left(amount_seconds(remaining.seconds), "s", "seconds"),
+                )
+            }
             BudgetError::InvalidCost(c) => write!(f, "invalid cost: {} seconds", c.seconds),
         }
     }
@@ -127,11 +168,23 @@ impl Budget {
         Ok(())
     }
 
+    /// What is left of each limit; an unlimited dimension (see [`amount`]) stays unlimited.
     pub fn remaining(&self) -> Cost {
+        let left = |limit: u64, used: u64| {
+            if limit == u64::MAX {
+                u64::MAX
+            } else {
+                limit.saturating_sub(used)
+            }
+        };
         Cost {
-            episodes: self.limit.episodes.saturating_sub(self.used.episodes),
-            tokens: self.limit.tokens.saturating_sub(self.used.tokens),
-            seconds: (self.limit.seconds - self.used.seconds).max(0.0),
+            episodes: left(self.limit.episodes, self.used.episodes),
+            tokens: left(self.limit.tokens, self.used.tokens),
+            seconds: if self.limit.seconds >= f64::MAX {
+                self.limit.seconds
+            } else {
+                (self.limit.seconds - self.used.seconds).max(0.0)
+            },
         }
     }
 

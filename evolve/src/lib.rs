@@ -22,8 +22,10 @@
 //! - [`round`], [`run`]: one round and a whole run (seed evaluation, rounds, held-out);
 //!   [`checkpoint`]: the state after each round, for `resume`.
 //! - [`emit`]: shipped sources with provenance, diffs, `lineage.json` with the Pareto front.
-//! - [`arms`]: the evolution benchmark's runs of each arm (seed, random mutation search,
-//!   prompt-only, AEGIS, expert) at one budget and one gate.
+//! - [`arms`]: the benchmark's arms (seed, random mutation search, prompt-only, AEGIS,
+//!   expert), each run at one budget and one gate.
+//! - [`bench`]: the evolution benchmark (`harnessx bench evolution`): its plan, the
+//!   simulated cells, the real-model arm, statistics, plots and the Markdown report.
 //! - [`report`], [`svg`]: `report.md` with hand-written SVG plots; [`progress`]: bars.
 //!
 //! # Layering
@@ -40,9 +42,11 @@
 //! 7. `emit`;
 //! 8. `round`;
 //! 9. `run`, `progress`;
-//! 10. `arms`, `report`.
+//! 10. `arms`, `report`;
+//! 11. `bench`.
 
 pub mod arms;
+pub mod bench;
 pub mod checkpoint;
 pub mod digest;
 pub mod emit;

@@ -34,6 +34,7 @@ use std::path::Path;
 use serde::{Deserialize, Serialize};
 
 use crate::digest::{class_name, FailureCatalog};
+use crate::ledger::{amount, amount_seconds};
 use crate::ledger::{load_json, save_json, Budget, Ledgers};
 use crate::manifest::{FailureClass, OperatorId};
 use crate::operators::{self, operators_for};
@@ -463,8 +464,10 @@ impl Landscape<'_> {
         let _ = writeln!(
             s,
             "### Budget\n\n| | used | limit | left |\n|---|---:|---:|---:|\n\
-             | episodes | {} | {} | {} |\n| tokens | {} | {} | {} |\n| seconds | {:.1} | {:.1} | {:.1} |\n",
-            u.episodes, l.episodes, r.episodes, u.tokens, l.tokens, r.tokens, u.seconds, l.seconds, r.seconds
+             | episodes | {} | {} | {} |\n| tokens | {} | {} | {} |\n| seconds | {:.1} | {} | {} |\n",
+            u.episodes, amount(l.episodes), amount(r.episodes),
+            u.tokens, amount(l.tokens), amount(r.tokens),
+            u.seconds, amount_seconds(l.seconds), amount_seconds(r.seconds)
         );
     }
 }

@@ -7,6 +7,7 @@ use std::path::{Path, PathBuf};
 
 use crate::checkpoint::Checkpoint;
 use crate::emit::{lineage, write_text};
+use crate::ledger::used_of;
 use crate::manifest::FailureClass;
 use crate::svg::{bar_chart, line_chart};
 
@@ -144,8 +145,9 @@ pub fn write_report(dir: &Path) -> Result<PathBuf, String> {
     let u = cp.budget.used;
     let _ = writeln!(
         s,
-        "Budget used: {} of {} episodes, {} tokens.\n",
-        u.episodes, c.budget.episodes, u.tokens
+        "Budget used: {}, {} tokens.\n",
+        used_of(u.episodes, c.budget.episodes, "episodes"),
+        u.tokens
     );
     let _ = writeln!(s, "![score](score.svg)\n\n![cost](cost.svg)\n\n![tokens](tokens.svg)\n\n![classes](classes.svg)\n");
     let _ = writeln!(s, "## Rounds\n\n| round | parent | train | candidate | operator | class | cand. train | p | verdict |\n|---|---|---|---|---|---|---|---|---|");

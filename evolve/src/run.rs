@@ -18,6 +18,7 @@ use crate::checkpoint::{Checkpoint, Config, Final, VERSION};
 use crate::digest::FailureCatalog;
 use crate::emit::{lineage, save_lineage, unified_diff, write_text};
 use crate::gate::{evaluate, static_check, Eval, Pair};
+use crate::ledger::used_of;
 use crate::ledger::{save_json, Budget, Ledgers};
 use crate::planner::{Arm, Bandit};
 use crate::round::{run_round_as, Abort, Ctx, Observer, ABORTED};
@@ -320,8 +321,9 @@ pub fn summary_text(cp: &Checkpoint, simulated: bool) -> String {
     }
     let u = cp.budget.used;
     s.push_str(&format!(
-        "budget used: {} of {} episodes, {} tokens\n",
-        u.episodes, cp.config.budget.episodes, u.tokens
+        "budget used: {}, {} tokens\n",
+        used_of(u.episodes, cp.config.budget.episodes, "episodes"),
+        u.tokens
     ));
     if let Some(f) = &cp.final_result {
         s.push_str(&format!(

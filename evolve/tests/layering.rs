@@ -15,6 +15,7 @@ const LAYERS: &[&[&str]] = &[
     &["round"],
     &["run", "progress"],
     &["arms", "report"],
+    &["bench"],
 ];
 
 fn layer(module: &str) -> Option<usize> {

@@ -1,6 +1,8 @@
 //! Criterion's results as Markdown: the "Compiler and runtime benchmarks" section of the
 //! benchmark report, read from what `cargo bench -p harnessx-benches` left under
-//! `target/criterion/`.
+//! `target/criterion/`. The `criterion-report` binary prints it; `scripts/benchmarks.sh`
+//! passes it to `harnessx bench evolution --criterion-md`, which includes it in
+//! docs/BENCHMARKS.md.
 //!
 //! For every benchmark criterion writes `<group>/<function>/new/benchmark.json` (its ids
 //! and declared throughput), `estimates.json` (times in nanoseconds with 95% intervals) and
