@@ -1,4 +1,4 @@
-//! Turning command-line arguments into sources, and writing files back atomically.
+//! Turning command-line arguments into sources (files, directories, standard input).
 
 use std::fs;
 use std::io::{self, Read};

@@ -1,5 +1,5 @@
-//! harnessx-compiler: turns a parsed `.harness` file into diagnostics (and, later, IR and
-//! generated code).
+//! harnessx-compiler: turns a parsed `.harness` file into diagnostics, the IR, generated
+//! Rust, and built crates.
 //!
 //! Error *data* ([`Diagnostic`]) is kept apart from its presentation ([`render`]): the
 //! checker only builds values, so the CLI, the evolver and tests can consume them as data.

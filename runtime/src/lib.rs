@@ -77,7 +77,7 @@
 //! Everything else — the IR, the engine, the simulated and test models, the response
 //! cache, `replay:` — needs no feature. Generated batch crates use
 //! `default-features = false`, which keeps the HTTP and TLS stack out of their build;
-//! without the feature an `openai:` spec is refused with [`runner::NO_HTTP_BACKEND`].
+//! without the feature an `openai:` spec is refused with [`models::spec::NO_HTTP_BACKEND`].
 
 pub mod call;
 pub mod context;
