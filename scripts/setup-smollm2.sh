@@ -9,6 +9,9 @@
 # Environment:
 #   HARNESSX_SMOLLM2_VENV   where the venv lives (default: <project>/.venv-smollm2)
 #   PYTHON                  the interpreter that creates the venv (default: python3)
+#   HARNESSX_WHEEL_CACHE    where the built llama-cpp-python wheel is kept, outside the clone,
+#                           so a fresh clone installs it in seconds instead of rebuilding
+#                           (default: ~/.cache/harnessx/wheels)
 set -euo pipefail
 
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -29,10 +32,18 @@ installed="$("$py" -c 'import importlib.metadata as m; print(m.version("llama_cp
 if [[ "$installed" == "$llama_version" ]] && "$py" -c 'import llama_cpp.server' 2>/dev/null; then
   log "llama-cpp-python $installed already installed"
 else
-  log "building llama-cpp-python[server]==$llama_version (a few minutes)"
-  # GGML_NATIVE=OFF is required: a native build on CPUs with AMX enables ggml's AMX kernels,
-  # and every completion then segfaults in ggml_backend_amx_mul_mat.
-  CMAKE_ARGS="-DGGML_NATIVE=OFF" "$py" -m pip install --quiet --no-cache-dir \
+  wheels="${HARNESSX_WHEEL_CACHE:-$HOME/.cache/harnessx/wheels}"
+  mkdir -p "$wheels"
+  if ! compgen -G "$wheels/llama_cpp_python-$llama_version-*.whl" >/dev/null; then
+    log "building llama-cpp-python==$llama_version into $wheels (a few minutes, once per machine)"
+    # GGML_NATIVE=OFF is required: a native build on CPUs with AMX enables ggml's AMX kernels,
+    # and every completion then segfaults in ggml_backend_amx_mul_mat. Our own wheel folder
+    # (not pip's cache) so a wheel built without that flag is never picked up.
+    CMAKE_ARGS="-DGGML_NATIVE=OFF" "$py" -m pip wheel --quiet --no-cache-dir --no-deps \
+      -w "$wheels" "llama-cpp-python==$llama_version" >&2
+  fi
+  log "installing llama-cpp-python[server]==$llama_version from $wheels"
+  "$py" -m pip install --quiet --no-cache-dir --find-links "$wheels" \
     "llama-cpp-python[server]==$llama_version" >&2
 fi
 
