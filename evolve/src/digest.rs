@@ -131,6 +131,10 @@ pub enum Verdict {
     Success,
     /// No `episode_end` (a truncated trace or a crashed run): not counted either way.
     Incomplete,
+    /// The infrastructure failed (model server or environment bridge; the episode ended
+    /// `infrastructure`): says nothing about the harness, so it is counted apart and never
+    /// classified.
+    Infrastructure(String),
     Failed(Diagnosis),
 }
 
@@ -220,6 +224,8 @@ struct StepFacts {
     parsed: Option<Result<String, String>>,
     /// A tool was called, or a call was blocked, in this step.
     used_tool: bool,
+    /// The last reply mostly repeats the latest observation (see [`echoes`]).
+    echo: bool,
 }
 
 /// A message of the shadow context.
@@ -245,6 +251,8 @@ struct Facts {
     goal_dropped: Option<(u32, String)>,
     /// The step and size of the largest model request.
     max_context: Option<(u32, u64)>,
+    /// The latest observation message the model was shown.
+    last_observation: String,
 }
 
 fn collect(events: &[TraceEvent]) -> Facts {
@@ -271,6 +279,9 @@ fn collect(events: &[TraceEvent]) -> Facts {
                 pinned,
                 ..
             } => {
+                if *kind == MsgKind::Observation {
+                    f.last_observation = content.clone();
+                }
                 let goal = *kind == MsgKind::Goal
                     || (*kind == MsgKind::System
                         && !f.goal.is_empty()
@@ -311,7 +322,10 @@ fn collect(events: &[TraceEvent]) -> Facts {
                 }
             }
             EventKind::ModelResponse { text, .. } => {
-                f.steps.entry(step).or_default().reply = Some(text.clone());
+                let echo = echoes(text, &f.last_observation);
+                let s = f.steps.entry(step).or_default();
+                s.reply = Some(text.clone());
+                s.echo = echo;
             }
             EventKind::CallParsed { call, error } => {
                 let parsed = match (call, error) {
@@ -467,6 +481,9 @@ pub fn diagnose(events: &[TraceEvent], trace: Option<&Path>, cfg: &DigestConfig)
     if success {
         return Verdict::Success;
     }
+    if let Some(why) = reason.strip_prefix("infrastructure") {
+        return Verdict::Infrastructure(why.trim_start_matches(':').trim().to_string());
+    }
     let (class, step, excerpt, note) = classify(&f, &reason, steps, cfg);
     Verdict::Failed(Diagnosis {
         class,
@@ -484,6 +501,15 @@ pub fn diagnose(events: &[TraceEvent], trace: Option<&Path>, cfg: &DigestConfig)
 type Found = (FailureClass, u32, String, String);
 
 fn classify(f: &Facts, reason: &str, steps: u32, cfg: &DigestConfig) -> Found {
+    if let Some(msg) = reason.strip_prefix("context_overflow") {
+        let msg = msg.trim_start_matches(':').trim();
+        return (
+            FailureClass::ContextOverflow,
+            steps,
+            msg.into(),
+            "the model server refused the prompt as longer than its context window".into(),
+        );
+    }
     if let Some(msg) = reason.strip_prefix("model_error") {
         let msg = msg.trim_start_matches(':').trim();
         return (
@@ -538,14 +564,29 @@ fn malformed(f: &Facts, cfg: &DigestConfig) -> Option<Found> {
         Some(Err(e)) if !e.is_empty() => format!("; {e}"),
         _ => String::new(),
     };
+    // What the malformed replies were: a copy of the observation (small models echo what
+    // they just read) or other prose.
+    let echoed = bad
+        .iter()
+        .filter(|n| f.steps.get(n).is_some_and(|s| s.echo))
+        .count();
+    let kind = if echoed * 2 > bad.len() {
+        format!("; {echoed} of {} echo the observation", bad.len())
+    } else {
+        format!(
+            "; prose instead of a call in {} of {}",
+            bad.len() - echoed,
+            bad.len()
+        )
+    };
     let note = if most {
         format!(
-            "{} of {} acting steps malformed{why}",
+            "{} of {} acting steps malformed{kind}{why}",
             bad.len(),
             acting.len()
         )
     } else {
-        format!("last {tail} acting steps malformed{why}")
+        format!("last {tail} acting steps malformed{kind}{why}")
     };
     Some((FailureClass::MalformedCall, step, reply_at(f, step), note))
 }
@@ -759,8 +800,18 @@ fn budget(f: &Facts, reason: &str, steps: u32, cfg: &DigestConfig) -> Option<Fou
     match wellformed {
         Some(t) if hit_limit => {
             let distinct: BTreeSet<&str> = f.tools.iter().map(|t| t.call.as_str()).collect();
+            let goal = goal_words(&f.goal);
+            let on_goal = f.tools.iter().any(|t| {
+                let call = t.call.to_lowercase();
+                goal.iter().any(|w| call.contains(w.as_str()))
+            });
+            let ignored = if !goal.is_empty() && !on_goal {
+                "; no call named an object of the goal"
+            } else {
+                ""
+            };
             let note = format!(
-                "hit max_steps = {} without progress in the last {} steps ({} distinct calls)",
+                "hit max_steps = {} without progress in the last {} steps ({} distinct calls){ignored}",
                 f.max_steps,
                 cfg.progress_window.max(1),
                 distinct.len()
@@ -769,6 +820,60 @@ fn budget(f: &Facts, reason: &str, steps: u32, cfg: &DigestConfig) -> Option<Fou
         }
         _ => None,
     }
+}
+
+/// Whether a reply mostly repeats the observation: at least four words, and at least 70% of
+/// its words (lowercased, punctuation trimmed) occur in the observation.
+fn echoes(reply: &str, observation: &str) -> bool {
+    let words = |t: &str| -> Vec<String> {
+        t.split_whitespace()
+            .map(|w| {
+                w.trim_matches(|c: char| !c.is_alphanumeric())
+                    .to_lowercase()
+            })
+            .filter(|w| !w.is_empty())
+            .collect()
+    };
+    let reply = words(reply);
+    if reply.len() < 4 || observation.is_empty() {
+        return false;
+    }
+    let seen: BTreeSet<String> = words(observation).into_iter().collect();
+    let shared = reply.iter().filter(|w| seen.contains(*w)).count();
+    shared * 10 >= reply.len() * 7
+}
+
+/// The goal's content words (three letters or more, function words left out): what
+/// an agent that acts on its goal names in some call.
+fn goal_words(goal: &str) -> BTreeSet<String> {
+    const COMMON: &[&str] = &[
+        "your",
+        "task",
+        "with",
+        "from",
+        "into",
+        "that",
+        "this",
+        "then",
+        "them",
+        "their",
+        "there",
+        "have",
+        "should",
+        "would",
+        "could",
+        "items",
+        "item",
+        "place",
+        "appropriate",
+        "location",
+        "locations",
+        "goal",
+    ];
+    goal.split(|c: char| !c.is_alphanumeric())
+        .map(str::to_lowercase)
+        .filter(|w| w.chars().count() >= 3 && !COMMON.contains(&w.as_str()))
+        .collect()
 }
 
 /// Collapse whitespace and cut to [`EXCERPT_CHARS`] characters (on a char boundary, with
@@ -795,6 +900,10 @@ pub struct ClassEntry {
     pub evidence: Vec<Evidence>,
 }
 
+fn is_zero(n: &u64) -> bool {
+    *n == 0
+}
+
 /// The failure catalog: counts and evidence per class, accumulated over rounds and runs.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct FailureCatalog {
@@ -803,6 +912,10 @@ pub struct FailureCatalog {
     pub failures: u64,
     /// Episodes without an end, not counted in `episodes`.
     pub incomplete: u64,
+    /// Episodes the infrastructure failed (model server, bridge), not counted in
+    /// `episodes` and never classified.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub infrastructure: u64,
     pub max_evidence: usize,
     pub classes: BTreeMap<FailureClass, ClassEntry>,
 }
@@ -819,6 +932,7 @@ impl FailureCatalog {
             episodes: 0,
             failures: 0,
             incomplete: 0,
+            infrastructure: 0,
             max_evidence,
             classes: BTreeMap::new(),
         }
@@ -827,6 +941,7 @@ impl FailureCatalog {
     pub fn record(&mut self, verdict: &Verdict) {
         match verdict {
             Verdict::Incomplete => self.incomplete += 1,
+            Verdict::Infrastructure(_) => self.infrastructure += 1,
             Verdict::Success => self.episodes += 1,
             Verdict::Failed(d) => {
                 self.episodes += 1;
@@ -870,6 +985,7 @@ impl FailureCatalog {
         self.episodes += other.episodes;
         self.failures += other.failures;
         self.incomplete += other.incomplete;
+        self.infrastructure += other.infrastructure;
         for (class, theirs) in &other.classes {
             let ours = self.classes.entry(*class).or_default();
             ours.count += theirs.count;

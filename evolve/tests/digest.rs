@@ -614,3 +614,112 @@ proptest! {
         }
     }
 }
+
+// --- what a real small model does (SmolLM2-135M on TextWorldExpress) --------------------
+
+#[test]
+fn a_server_context_refusal_is_context_overflow_and_infrastructure_is_not_scored() {
+    let mut b = Builder::new(3);
+    b.act("look()", "A kitchen.", None, false);
+    let d = failed(
+        &b.end("context_overflow: HTTP 400: Requested tokens (2100) exceed context window of 2048"),
+    );
+    assert_eq!(d.class, FailureClass::ContextOverflow, "{d:?}");
+
+    let mut b = Builder::new(3);
+    b.act("look()", "A kitchen.", None, false);
+    let events = b.end("infrastructure: model timed out");
+    let v = diagnose(&events, None, &DigestConfig::default());
+    assert_eq!(v, Verdict::Infrastructure("model timed out".into()));
+    let mut c = FailureCatalog::new(3);
+    c.digest(&events, None, &DigestConfig::default());
+    assert_eq!((c.episodes, c.failures, c.infrastructure), (0, 0, 1));
+    assert!(c.ranked().is_empty(), "never classified: {c:?}");
+}
+
+/// A step whose reply is `reply` and does not parse, after the model was shown `obs`.
+fn malformed_step(b: &mut Builder, obs: &str, reply: &str) {
+    b.step += 1;
+    b.push(EventKind::Message {
+        role: Role::User,
+        kind: MsgKind::Observation,
+        content: obs.into(),
+        pinned: false,
+    });
+    b.push(EventKind::ModelRequest {
+        purpose: "act".into(),
+        messages: 2,
+        context_tokens: 100,
+        seed: 0,
+        request_hash: "0".into(),
+    });
+    b.push(EventKind::ModelResponse {
+        text: reply.into(),
+        prompt_tokens: 1,
+        completion_tokens: 1,
+    });
+    b.push(EventKind::CallParsed {
+        call: None,
+        error: Some("no call found".into()),
+    });
+}
+
+#[test]
+fn malformed_replies_say_whether_they_echo_the_observation_or_are_prose() {
+    let obs = "You are in the kitchen. In one part of the room you see a fridge that is closed.";
+    let mut b = Builder::new(3);
+    for _ in 0..3 {
+        malformed_step(
+            &mut b,
+            obs,
+            "In one part of the room you see a fridge that is closed.",
+        );
+    }
+    let d = failed(&b.end("step_budget"));
+    assert_eq!(d.class, FailureClass::MalformedCall);
+    assert!(
+        d.evidence.note.contains("3 of 3 echo the observation"),
+        "{d:?}"
+    );
+
+    let mut b = Builder::new(3);
+    for _ in 0..3 {
+        malformed_step(
+            &mut b,
+            obs,
+            "I think I should go and find something useful to do now.",
+        );
+    }
+    let d = failed(&b.end("step_budget"));
+    assert_eq!(d.class, FailureClass::MalformedCall);
+    assert!(
+        d.evidence
+            .note
+            .contains("prose instead of a call in 3 of 3"),
+        "{d:?}"
+    );
+}
+
+#[test]
+fn a_budget_spent_without_naming_the_goals_objects_says_so() {
+    // The goal is "put a mug in the fridge": no call names the mug or the fridge.
+    let mut b = Builder::new(3);
+    b.act("look()", "A kitchen.", None, false);
+    b.act(r#"examine("table 1")"#, "A table.", None, false);
+    b.act(r#"examine("chair 1")"#, "A chair.", None, false);
+    let d = failed(&b.end("step_budget"));
+    assert_eq!(d.class, FailureClass::WrongAction, "{d:?}");
+    assert!(
+        d.evidence
+            .note
+            .contains("no call named an object of the goal"),
+        "{d:?}"
+    );
+
+    let mut b = Builder::new(3);
+    b.act("look()", "A kitchen.", None, false);
+    b.act(r#"examine("mug 1")"#, "A mug.", None, false);
+    b.act(r#"examine("chair 1")"#, "A chair.", None, false);
+    let d = failed(&b.end("step_budget"));
+    assert!(!d.evidence.note.contains("goal"), "{d:?}");
+}
