@@ -34,7 +34,8 @@ const RESERVED_TYPES: &[&str] = &[
 /// Value-namespace names of fixed items (`Rules` is a unit struct, so a value too).
 const RESERVED_VALUES: &[&str] = &["HARNESS_HASH", "HARNESS_NAME", "Rules", "ir", "json_object"];
 
-/// The module's source: about 700 bytes per line of harness, so room is made up front.
+/// The module's source. A tool, prompt or rule takes one to a few kilobytes of Rust, so
+/// room for that is made up front.
 pub fn module_source(ir: &HarnessIr) -> String {
     let mut types = Names::new(RESERVED_TYPES);
     let mut values = Names::new(RESERVED_VALUES);
