@@ -1,5 +1,5 @@
 //! The whole front end to Rust source: parse + check + lower + codegen on generated
-//! harnesses of about 100, 1,000 and 10,000 lines (the generator of `frontend`).
+//! harnesses of about 100, 300, 1,000 and 10,000 lines (the generator of `frontend`).
 //!
 //! Throughput is the harness's actual line count, so criterion prints lines per second and
 //! the cost per line can be compared across sizes (flat per-line cost: linear growth).
@@ -21,7 +21,7 @@ fn pipeline(src: &str) -> String {
 }
 
 fn codegen(c: &mut Criterion) {
-    for lines in [100usize, 1_000, 10_000] {
+    for lines in [100usize, 300, 1_000, 10_000] {
         let src = generate(lines);
         // Fail before measuring if any stage rejects the input.
         black_box(pipeline(&src));

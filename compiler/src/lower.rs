@@ -4,7 +4,7 @@
 //! Lowering runs only on files the checker accepted, so it does not re-validate; but it
 //! never panics either. Whatever it cannot represent (a missing header, a name that does not
 //! resolve, a number that does not fit the IR's integer type) becomes an internal-error
-//! diagnostic with code [`LOWERING_FAILED`], because reaching it means the checker let
+//! diagnostic with code [`codes::LOWERING_FAILED`], because reaching it means the checker let
 //! something through that it should have rejected.
 //!
 //! Every absent value is filled from the language tables in [`crate::schema`] — the same
@@ -26,15 +26,12 @@ use harnessx_syntax::{
     Value, ValueKind,
 };
 
+use crate::check::codes;
 use crate::diagnostic::Diagnostic;
-use crate::schema::{self, Lit};
+use crate::schema::{self, HookExt, Lit};
 
 /// Re-exported so that users of [`lower`] need not depend on the runtime crate to name it.
 pub use harnessx_runtime::ir::HarnessIr as Ir;
-
-/// The code of every lowering diagnostic. It is an internal error: the checker should have
-/// rejected the input, so the message asks for a bug report.
-pub const LOWERING_FAILED: &str = "E0901";
 
 /// Lowers a checked file. Returns every problem found, not just the first.
 pub fn lower(file: &File) -> Result<HarnessIr, Vec<Diagnostic>> {
@@ -109,7 +106,7 @@ pub fn lower_source(src: &str) -> Result<HarnessIr, Vec<Diagnostic>> {
 
 fn internal(span: Span, what: impl Into<String>) -> Diagnostic {
     Diagnostic::error(
-        LOWERING_FAILED,
+        codes::LOWERING_FAILED,
         format!("internal compiler error: {}", what.into()),
         span,
         "the checker accepted this, but it cannot be lowered",
@@ -473,7 +470,7 @@ impl Lower {
     // ---- rules -------------------------------------------------------------------------------
 
     fn rule(&mut self, r: &Rule) -> Option<RuleIr> {
-        let Some(hook) = hook(&r.hook.name) else {
+        let Some(hook) = Hook::from_name(&r.hook.name) else {
             self.fail(r.hook.span, format!("unknown hook `{}`", r.hook.name));
             return None;
         };
@@ -898,10 +895,6 @@ impl Align<'_> {
 
 // ---- name tables: source spelling → IR enum ------------------------------------------------
 
-fn hook(name: &str) -> Option<Hook> {
-    Hook::ALL.into_iter().find(|h| h.as_str() == name)
-}
-
 fn decoding(name: &str) -> Option<Decoding> {
     match name {
         "free" => Some(Decoding::Free),
@@ -1128,7 +1121,10 @@ mod tests {
     fn ambiguous_escaped_braces_are_reported_not_guessed() {
         let src = r#"harness m { prompt system "\u{0041}\u{0041}{{step}}\u{7b}\u{7b}step}}X" tool a(c: string) }"#;
         let errs = lower_source(src).expect_err("ambiguous");
-        assert!(errs.iter().all(|d| d.code == LOWERING_FAILED), "{errs:#?}");
+        assert!(
+            errs.iter().all(|d| d.code == codes::LOWERING_FAILED),
+            "{errs:#?}"
+        );
     }
 
     #[test]
@@ -1181,6 +1177,6 @@ mod tests {
     #[test]
     fn no_header_is_a_diagnostic_not_a_panic() {
         let errs = lower(&File::default()).expect_err("no header");
-        assert_eq!(errs[0].code, LOWERING_FAILED);
+        assert_eq!(errs[0].code, codes::LOWERING_FAILED);
     }
 }

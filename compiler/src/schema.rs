@@ -11,56 +11,25 @@ use std::fmt;
 // Hooks
 // ---------------------------------------------------------------------------------------
 
-/// The 8 points of an episode where rules fire, in the order they occur.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub enum Hook {
-    TaskStart,
-    StepStart,
-    BeforeModel,
-    AfterModel,
-    BeforeTool,
-    AfterTool,
-    StepEnd,
-    TaskEnd,
+/// The hooks and processor kinds are the IR's own enums; this module adds what the
+/// checker and the docs need of them ([`HookExt`], [`ProcessorKindExt`]).
+pub use harnessx_runtime::ir::{Hook, ProcessorKind};
+
+/// What the checker and the docs need of a [`Hook`] beyond the IR's own methods
+/// (`Hook::ALL`, `as_str`, `is_read_only`).
+pub trait HookExt: Sized {
+    /// The hook named `name` in source (`after_tool`).
+    fn from_name(name: &str) -> Option<Self>;
+    /// What the hook sees, for the docs.
+    fn doc(self) -> &'static str;
 }
 
-impl Hook {
-    pub const ALL: [Hook; 8] = [
-        Hook::TaskStart,
-        Hook::StepStart,
-        Hook::BeforeModel,
-        Hook::AfterModel,
-        Hook::BeforeTool,
-        Hook::AfterTool,
-        Hook::StepEnd,
-        Hook::TaskEnd,
-    ];
-
-    pub const fn name(self) -> &'static str {
-        match self {
-            Hook::TaskStart => "task_start",
-            Hook::StepStart => "step_start",
-            Hook::BeforeModel => "before_model",
-            Hook::AfterModel => "after_model",
-            Hook::BeforeTool => "before_tool",
-            Hook::AfterTool => "after_tool",
-            Hook::StepEnd => "step_end",
-            Hook::TaskEnd => "task_end",
-        }
+impl HookExt for Hook {
+    fn from_name(name: &str) -> Option<Hook> {
+        Hook::ALL.into_iter().find(|h| h.as_str() == name)
     }
 
-    pub fn from_name(name: &str) -> Option<Hook> {
-        Hook::ALL.into_iter().find(|h| h.name() == name)
-    }
-
-    /// On a read-only hook the step or the episode is already over: rules there may
-    /// observe (`log`) but not change the trajectory.
-    pub const fn is_read_only(self) -> bool {
-        matches!(self, Hook::StepEnd | Hook::TaskEnd)
-    }
-
-    /// What the hook sees, for the docs.
-    pub const fn doc(self) -> &'static str {
+    fn doc(self) -> &'static str {
         match self {
             Hook::TaskStart => {
                 "once, before the first step; the task and first observation are known"
@@ -74,16 +43,12 @@ impl Hook {
             Hook::TaskEnd => "the episode is over (read-only)",
         }
     }
-
-    const fn bit(self) -> u8 {
-        1 << (self as u8)
-    }
 }
 
-impl fmt::Display for Hook {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.name())
-    }
+/// The bit of `hook` in a [`HookSet`]: its position in `Hook::ALL` (a test checks that
+/// the enum's discriminants are exactly those positions).
+const fn hook_bit(hook: Hook) -> u8 {
+    1 << (hook as u8)
 }
 
 /// A set of hooks (a bit per hook), usable in `const` tables.
@@ -97,14 +62,14 @@ impl HookSet {
         let mut bits = 0u8;
         let mut i = 0;
         while i < hooks.len() {
-            bits |= hooks[i].bit();
+            bits |= hook_bit(hooks[i]);
             i += 1;
         }
         HookSet(bits)
     }
 
     pub const fn contains(self, hook: Hook) -> bool {
-        self.0 & hook.bit() != 0
+        self.0 & hook_bit(hook) != 0
     }
 
     pub fn iter(self) -> impl Iterator<Item = Hook> {
@@ -117,7 +82,7 @@ impl HookSet {
             return "every hook".to_string();
         }
         self.iter()
-            .map(|h| format!("`{}`", h.name()))
+            .map(|h| format!("`{}`", h.as_str()))
             .collect::<Vec<_>>()
             .join(", ")
     }
@@ -235,6 +200,21 @@ pub enum Lit {
     Tokens(u64),
     Variant(&'static str),
     Refs(&'static [&'static str]),
+}
+
+impl Lit {
+    /// A numeric constant's value in its base unit (milliseconds for a duration, a count
+    /// for tokens), as [`harnessx_syntax::ValueKind::num`] gives it for a literal in
+    /// source; `None` for anything that is not a number.
+    pub fn num(self) -> Option<f64> {
+        match self {
+            Lit::Int(i) => Some(i as f64),
+            Lit::Float(x) => Some(x),
+            Lit::DurationMs(ms) => Some(ms as f64),
+            Lit::Tokens(t) => Some(t as f64),
+            _ => None,
+        }
+    }
 }
 
 impl fmt::Display for Lit {
@@ -681,23 +661,22 @@ pub fn subject(name: &str) -> Option<&'static SubjectSpec> {
 // Actions
 // ---------------------------------------------------------------------------------------
 
-/// How an action acts on the event of its hook.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ProcessorKind {
-    /// Observes only.
-    PassThrough,
-    /// Rewrites the event's payload.
-    Transform,
-    /// One event becomes several attempts.
-    Split,
-    /// The event is replaced by a synthesized result.
-    Intercept,
-    /// Ends the episode.
-    Interrupt,
+/// What the checker and the docs need of a [`ProcessorKind`] (how an action acts on the
+/// event of its hook).
+pub trait ProcessorKindExt: Sized + 'static {
+    /// Every kind, in the order the docs list them.
+    const ALL: [Self; 5];
+    /// The kind's name in the docs and in messages (`pass-through`).
+    fn name(self) -> &'static str;
+    /// What an action of this kind does to the event, for the docs.
+    fn doc(self) -> &'static str;
+    /// Whether an action of this kind changes the trajectory (and so is refused on
+    /// read-only hooks).
+    fn changes_trajectory(self) -> bool;
 }
 
-impl ProcessorKind {
-    pub const ALL: [ProcessorKind; 5] = [
+impl ProcessorKindExt for ProcessorKind {
+    const ALL: [ProcessorKind; 5] = [
         ProcessorKind::PassThrough,
         ProcessorKind::Transform,
         ProcessorKind::Split,
@@ -705,7 +684,7 @@ impl ProcessorKind {
         ProcessorKind::Interrupt,
     ];
 
-    pub const fn name(self) -> &'static str {
+    fn name(self) -> &'static str {
         match self {
             ProcessorKind::PassThrough => "pass-through",
             ProcessorKind::Transform => "transform",
@@ -715,7 +694,7 @@ impl ProcessorKind {
         }
     }
 
-    pub const fn doc(self) -> &'static str {
+    fn doc(self) -> &'static str {
         match self {
             ProcessorKind::PassThrough => "observes only",
             ProcessorKind::Transform => "rewrites the event's payload",
@@ -725,9 +704,7 @@ impl ProcessorKind {
         }
     }
 
-    /// Whether an action of this kind changes the trajectory (and so is refused on
-    /// read-only hooks).
-    pub const fn changes_trajectory(self) -> bool {
+    fn changes_trajectory(self) -> bool {
         !matches!(self, ProcessorKind::PassThrough)
     }
 }
@@ -1008,16 +985,12 @@ pub const SYSTEM_PROMPT: &str = "system";
 mod tests {
     use super::*;
 
-    /// The checker's tables and the runtime's IR describe the same language twice (the
-    /// syntax side knows nothing of the runtime's types). This pins them together: hook
-    /// names and order, each action's legal hooks and processor kind.
+    /// The checker's action table and the runtime's `ActionKind` describe the same
+    /// actions twice (the table adds argument specs and docs). This pins them together:
+    /// the set of actions, each action's legal hooks and its processor kind.
     #[test]
     fn tables_agree_with_the_runtime_ir() {
         use harnessx_runtime::ir as rt;
-        let names: Vec<&str> = Hook::ALL.iter().map(|h| h.name()).collect();
-        let rt_names: Vec<&str> = rt::Hook::ALL.iter().map(|h| h.as_str()).collect();
-        assert_eq!(names, rt_names, "hook names or order differ");
-
         let kinds = [
             rt::ActionKind::Log(vec![]),
             rt::ActionKind::Inject(vec![]),
@@ -1042,17 +1015,18 @@ mod tests {
 
         for k in &kinds {
             let spec = action(k.name()).expect("listed above");
-            for (h, rh) in Hook::ALL.into_iter().zip(rt::Hook::ALL) {
+            for h in Hook::ALL {
                 assert_eq!(
                     spec.hooks.contains(h),
-                    k.is_legal_at(rh),
-                    "`{}` at {h}: checker and runtime disagree",
-                    k.name()
+                    k.is_legal_at(h),
+                    "`{}` at {}: checker and runtime disagree",
+                    k.name(),
+                    h.as_str()
                 );
             }
             assert_eq!(
-                format!("{:?}", spec.kind),
-                format!("{:?}", k.processor_kind()),
+                spec.kind,
+                k.processor_kind(),
                 "`{}`: processor kinds differ",
                 k.name()
             );
@@ -1060,9 +1034,28 @@ mod tests {
     }
 
     #[test]
+    fn hook_bits_are_distinct_and_every_kind_is_listed() {
+        for (i, h) in Hook::ALL.into_iter().enumerate() {
+            assert_eq!(h as usize, i, "{} is not at its position", h.as_str());
+        }
+        assert_eq!(HookSet::of(&Hook::ALL), HookSet::ALL);
+        for k in ProcessorKind::ALL {
+            // A kind added to the IR fails to compile here until it is listed in `ALL`.
+            let position = match k {
+                ProcessorKind::PassThrough => 0,
+                ProcessorKind::Transform => 1,
+                ProcessorKind::Split => 2,
+                ProcessorKind::Intercept => 3,
+                ProcessorKind::Interrupt => 4,
+            };
+            assert_eq!(ProcessorKind::ALL[position], k);
+        }
+    }
+
+    #[test]
     fn hook_names_round_trip() {
         for h in Hook::ALL {
-            assert_eq!(Hook::from_name(h.name()), Some(h));
+            assert_eq!(Hook::from_name(h.as_str()), Some(h));
         }
         assert_eq!(Hook::from_name("nope"), None);
     }
@@ -1072,7 +1065,13 @@ mod tests {
         for a in ACTIONS {
             for h in Hook::ALL.into_iter().filter(|h| h.is_read_only()) {
                 if a.hooks.contains(h) {
-                    assert_eq!(a.kind, ProcessorKind::PassThrough, "{} on {h}", a.name);
+                    assert_eq!(
+                        a.kind,
+                        ProcessorKind::PassThrough,
+                        "{} on {}",
+                        a.name,
+                        h.as_str()
+                    );
                 }
             }
         }
@@ -1095,13 +1094,11 @@ mod tests {
                     "bounds of {}",
                     f.name
                 );
-                assert!(lit_num(lo) < lit_num(hi), "{}", f.name);
+                let (lo, hi) = (lo.num().expect("numeric"), hi.num().expect("numeric"));
+                assert!(lo < hi, "{}", f.name);
                 if let Some(d) = f.default {
-                    assert!(
-                        lit_num(lo) <= lit_num(d) && lit_num(d) <= lit_num(hi),
-                        "{}",
-                        f.name
-                    );
+                    let d = d.num().expect("numeric");
+                    assert!(lo <= d && d <= hi, "{}", f.name);
                 }
             }
         }
@@ -1113,16 +1110,6 @@ mod tests {
             if let Some(d) = a.default {
                 assert!(lit_fits(a.ty, d), "{}", a.name);
             }
-        }
-    }
-
-    fn lit_num(l: Lit) -> f64 {
-        match l {
-            Lit::Int(i) => i as f64,
-            Lit::Float(x) => x,
-            Lit::DurationMs(m) => m as f64,
-            Lit::Tokens(t) => t as f64,
-            _ => f64::NAN,
         }
     }
 

@@ -1,6 +1,7 @@
 //! Generated Rust: insta snapshots for every codegen fixture (the examples and
-//! tests/fixtures/codegen), determinism, and a fast property test that hostile strings
-//! reach the generated code as literals with exactly their original value.
+//! tests/fixtures/codegen), each also parsed as a Rust file, determinism, and a fast
+//! property test that hostile strings reach the generated code as literals with exactly
+//! their original value.
 //!
 //! Whether the generated code *compiles* (and renders verbatim at run time) is
 //! `codegen_build.rs`, which pays for one cargo build.
@@ -49,6 +50,8 @@ fn generated_rust_matches_snapshots() {
     );
     for (name, path) in fixtures {
         let src = generate_module(&lower_file(&path)).expect("generates");
+        // The module is written as text, not printed from a syntax tree: prove it is Rust.
+        syn::parse_file(&src).unwrap_or_else(|e| panic!("{name}: generated code: {e}"));
         insta::assert_snapshot!(format!("rust_{name}"), src);
     }
 }
@@ -63,6 +66,9 @@ fn generation_is_deterministic_and_path_free() {
         let b = generate_module(&lower_file(&path)).expect("generates again");
         assert_eq!(a, b, "{}", path.display());
         assert!(!a.contains(&ws), "{} leaks a path", path.display());
+        if let Err(e) = syn::parse_file(&a) {
+            panic!("{}: generated code: {e}", path.display());
+        }
     }
 }
 
@@ -137,6 +143,7 @@ proptest! {
             Err(d) => return Err(TestCaseError::fail(format!("{src}\n{d:#?}"))),
         };
         let code = generate_module(&ir).expect("generates");
+        prop_assert!(syn::parse_file(&code).is_ok(), "generated code does not parse:\n{}", code);
         let file: TokenStream = code.parse().expect("generated code lexes");
         let mut literals = Vec::new();
         string_literals(file, &mut literals);

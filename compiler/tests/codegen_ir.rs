@@ -51,7 +51,8 @@ fn accepted_check_fixtures_lower() {
 }
 
 mod holes {
-    use harnessx_compiler::lower::{lower_source, LOWERING_FAILED};
+    use harnessx_compiler::check::codes::LOWERING_FAILED;
+    use harnessx_compiler::lower::lower_source;
     use harnessx_runtime::ir::{Segment, Var};
     use proptest::prelude::*;
 

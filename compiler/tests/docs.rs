@@ -10,7 +10,8 @@ use std::path::PathBuf;
 use harnessx_compiler::check::codes;
 use harnessx_compiler::check_source;
 use harnessx_compiler::schema::{
-    self, DetectorArgs, FieldSpec, Hook, HookSet, MessageSpec, ProcessorKind,
+    self, DetectorArgs, FieldSpec, Hook, HookExt, HookSet, MessageSpec, ProcessorKind,
+    ProcessorKindExt,
 };
 
 mod common;
@@ -36,7 +37,7 @@ fn hook_header(first: &str) -> String {
     let mut rule = String::from("|---|");
     for hook in Hook::ALL {
         let ro = if hook.is_read_only() { " (ro)" } else { "" };
-        h.push_str(&format!(" `{}`{ro} |", hook.name()));
+        h.push_str(&format!(" `{}`{ro} |", hook.as_str()));
         rule.push_str(":-:|");
     }
     format!("{h}\n{rule}\n")
@@ -59,7 +60,11 @@ fn hooks() -> String {
     let mut s = String::from("| Hook | Read-only | Fires |\n|---|:-:|---|\n");
     for h in Hook::ALL {
         let ro = if h.is_read_only() { "yes" } else { "" };
-        s.push_str(&format!("| `{}` | {ro} | {} |\n", h.name(), cell(h.doc())));
+        s.push_str(&format!(
+            "| `{}` | {ro} | {} |\n",
+            h.as_str(),
+            cell(h.doc())
+        ));
     }
     s
 }
@@ -416,7 +421,7 @@ fn language_reference_tables_match_the_schema() {
 fn every_code_appears_in_the_language_reference() {
     let doc = std::fs::read_to_string(workspace().join("docs/LANGUAGE.md"))
         .expect("docs/LANGUAGE.md exists");
-    for info in codes::ALL {
+    for info in codes::ALL.iter().chain(codes::INTERNAL) {
         assert!(
             doc.contains(&format!("`{}`", info.code)),
             "{} is not documented",

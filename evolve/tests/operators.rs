@@ -8,7 +8,7 @@ use harnessx_evolve::operators::{
     self, annotate, candidate::frozen_snapshot, try_propose, Candidate, NoCandidate, Rng, Target,
 };
 use harnessx_syntax::paths::find_node;
-use harnessx_syntax::{parse, print, File, NodeRef, ValueKind};
+use harnessx_syntax::{parse, print, File, NodeRef};
 
 const FIXTURE: &str = r#"harness demo "Evolution fixture" {
   model {
@@ -90,13 +90,7 @@ fn num_at(file: &File, path: &str) -> Option<f64> {
         NodeRef::Value(v) => &v.kind,
         _ => return None,
     };
-    match kind {
-        ValueKind::Int(i) => Some(*i as f64),
-        ValueKind::Float(x) => Some(*x),
-        ValueKind::Duration(d) => Some(d.as_millis() as f64),
-        ValueKind::Tokens(t) => Some(*t as f64),
-        _ => None,
-    }
+    kind.num()
 }
 
 fn text_at(file: &File, path: &str) -> Option<String> {

@@ -3,7 +3,7 @@
 //! form, leave every `@frozen` node byte-identical, and keep numbers within bounds; no
 //! candidate may be dropped by verification.
 
-use harnessx_compiler::schema::{self, EvolveDefault, FieldSpec, FieldType, Lit};
+use harnessx_compiler::schema::{self, EvolveDefault, FieldSpec, FieldType};
 use harnessx_compiler::{check_file, Severity};
 use harnessx_evolve::manifest::{ChangeKind, FailureClass, OperatorId};
 use harnessx_evolve::operators::candidate::{frozen_snapshot, same_value};
@@ -116,26 +116,6 @@ fn freeze(mut file: File, items: u64, fields: u64) -> File {
     file
 }
 
-fn num(v: &ValueKind) -> Option<f64> {
-    match v {
-        ValueKind::Int(i) => Some(*i as f64),
-        ValueKind::Float(x) => Some(*x),
-        ValueKind::Duration(d) => Some(d.as_millis() as f64),
-        ValueKind::Tokens(t) => Some(*t as f64),
-        _ => None,
-    }
-}
-
-fn lit(l: Lit) -> Option<f64> {
-    match l {
-        Lit::Int(i) => Some(i as f64),
-        Lit::Float(x) => Some(x),
-        Lit::DurationMs(m) => Some(m as f64),
-        Lit::Tokens(t) => Some(t as f64),
-        _ => None,
-    }
-}
-
 /// `(owner, field)` pairs of sections and tool options with their specs.
 fn fields(file: &File) -> Vec<(String, &Field, &'static FieldSpec)> {
     let mut out = Vec::new();
@@ -183,8 +163,8 @@ fn check_bounds(parent: &File, child: &File) -> Result<(), String> {
             let ValueKind::Range(lo, hi) = &range.value.kind else {
                 continue;
             };
-            let x = num(&f.value.kind).ok_or(path.clone())?;
-            if x < num(&lo.kind).unwrap() || x > num(&hi.kind).unwrap() {
+            let x = f.value.kind.num().ok_or(path.clone())?;
+            if x < lo.kind.num().unwrap() || x > hi.kind.num().unwrap() {
                 return Err(format!("{path} = {x} outside its @evolve range"));
             }
         } else if let Some(choices) = arg("choices") {
@@ -200,8 +180,8 @@ fn check_bounds(parent: &File, child: &File) -> Result<(), String> {
             }
             match (spec.evolve, spec.ty) {
                 (EvolveDefault::Range(lo, hi), _) => {
-                    let x = num(&f.value.kind).ok_or(path.clone())?;
-                    if x < lit(lo).unwrap() || x > lit(hi).unwrap() {
+                    let x = f.value.kind.num().ok_or(path.clone())?;
+                    if x < lo.num().unwrap() || x > hi.num().unwrap() {
                         return Err(format!("{path} = {x} outside the built-in bounds"));
                     }
                 }

@@ -351,6 +351,20 @@ pub enum ValueKind {
     Range(Box<Value>, Box<Value>),
 }
 
+impl ValueKind {
+    /// A number literal's value in its base unit (milliseconds for a duration, a count
+    /// for tokens), for range comparisons; `None` for anything that is not a number.
+    pub fn num(&self) -> Option<f64> {
+        match self {
+            ValueKind::Int(i) => Some(*i as f64),
+            ValueKind::Float(x) => Some(*x),
+            ValueKind::Duration(d) => Some(d.as_millis() as f64),
+            ValueKind::Tokens(t) => Some(*t as f64),
+            _ => None,
+        }
+    }
+}
+
 /// `100ms`, `2s`, `1m`. Kept in the unit it was written in, so printing is exact.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Duration {

@@ -4,30 +4,36 @@
 use crate::ast::Span;
 use serde::Serialize;
 
-/// What went wrong, one variant per diagnostic code.
+/// What went wrong, one variant per diagnostic code (see [`SyntaxErrorKind::code`] and
+/// [`SyntaxErrorKind::title`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 pub enum SyntaxErrorKind {
-    /// E0001: the text does not fit the grammar.
     Unexpected,
-    /// E0002: a string literal is not closed.
     UnterminatedString,
-    /// E0003: a `\` escape that the language does not know.
     InvalidEscape,
-    /// E0004: a number that does not fit its type.
     NumberOutOfRange,
-    /// E0005: no `harness NAME { ... }` header.
     MissingHeader,
-    /// E0006: a bracket that is never closed.
     Unclosed,
-    /// E0007: a closing bracket without an opening one.
     Unmatched,
-    /// E0008: text after the harness's closing `}`.
     TrailingText,
 }
 
 impl SyntaxErrorKind {
-    /// The stable diagnostic code, documented in docs/LANGUAGE.md.
-    pub fn code(self) -> &'static str {
+    /// Every kind, in code order.
+    pub const ALL: [SyntaxErrorKind; 8] = [
+        SyntaxErrorKind::Unexpected,
+        SyntaxErrorKind::UnterminatedString,
+        SyntaxErrorKind::InvalidEscape,
+        SyntaxErrorKind::NumberOutOfRange,
+        SyntaxErrorKind::MissingHeader,
+        SyntaxErrorKind::Unclosed,
+        SyntaxErrorKind::Unmatched,
+        SyntaxErrorKind::TrailingText,
+    ];
+
+    /// The stable diagnostic code, documented in docs/LANGUAGE.md. The compiler's code
+    /// registry (`harnessx_compiler::check::codes`) takes these codes and titles from here.
+    pub const fn code(self) -> &'static str {
         match self {
             SyntaxErrorKind::Unexpected => "E0001",
             SyntaxErrorKind::UnterminatedString => "E0002",
@@ -37,6 +43,20 @@ impl SyntaxErrorKind {
             SyntaxErrorKind::Unclosed => "E0006",
             SyntaxErrorKind::Unmatched => "E0007",
             SyntaxErrorKind::TrailingText => "E0008",
+        }
+    }
+
+    /// The code's one-line meaning.
+    pub const fn title(self) -> &'static str {
+        match self {
+            SyntaxErrorKind::Unexpected => "the text does not fit the grammar",
+            SyntaxErrorKind::UnterminatedString => "a string literal is not closed",
+            SyntaxErrorKind::InvalidEscape => "unknown `\\` escape in a string",
+            SyntaxErrorKind::NumberOutOfRange => "a number does not fit its type",
+            SyntaxErrorKind::MissingHeader => "no `harness NAME { ... }` header",
+            SyntaxErrorKind::Unclosed => "a bracket is never closed",
+            SyntaxErrorKind::Unmatched => "a closing bracket without an opening one",
+            SyntaxErrorKind::TrailingText => "text after the harness's closing `}`",
         }
     }
 }

@@ -11,7 +11,7 @@ use super::value::{
     conform, legal_range, mismatch, range_error, shape, source_text, unknown_variant, Typed,
 };
 use crate::diagnostic::Diagnostic;
-use crate::schema::{EvolveDefault, FieldSpec, FieldType, Lit};
+use crate::schema::{EvolveDefault, FieldSpec, FieldType};
 
 fn find<'a>(anns: &'a [Annotation], name: &str) -> Option<&'a Annotation> {
     anns.iter().find(|a| a.name.name == name)
@@ -312,8 +312,7 @@ fn default_bounds(
     let EvolveDefault::Range(lo, hi) = spec.evolve else {
         return;
     };
-    let (Some(cur), Some(lo_n), Some(hi_n)) =
-        (current.and_then(Typed::num), lit_num(lo), lit_num(hi))
+    let (Some(cur), Some(lo_n), Some(hi_n)) = (current.and_then(Typed::num), lo.num(), hi.num())
     else {
         return;
     };
@@ -335,16 +334,6 @@ fn default_bounds(
                 legal_range(spec.ty)
             )),
         );
-    }
-}
-
-fn lit_num(l: Lit) -> Option<f64> {
-    match l {
-        Lit::Int(i) => Some(i as f64),
-        Lit::Float(x) => Some(x),
-        Lit::DurationMs(ms) => Some(ms as f64),
-        Lit::Tokens(t) => Some(t as f64),
-        _ => None,
     }
 }
 

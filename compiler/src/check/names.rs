@@ -10,7 +10,7 @@ use harnessx_syntax::{
 use super::codes;
 use super::ctx::{action_chain, for_each_atom, Ctx};
 use crate::diagnostic::Diagnostic;
-use crate::schema::{self, DetectorArgs, FieldSpec, FieldType, Hook};
+use crate::schema::{self, DetectorArgs, FieldSpec, FieldType, Hook, HookExt};
 use crate::suggest;
 
 pub fn run(ctx: &Ctx, out: &mut Vec<Diagnostic>) {
@@ -315,7 +315,7 @@ fn rule(ctx: &Ctx, r: &Rule, out: &mut Vec<Diagnostic>) {
             )
             .with_help(suggest::did_you_mean_or_list(
                 hook,
-                Hook::ALL.iter().map(|h| h.name()),
+                Hook::ALL.iter().map(|h| h.as_str()),
                 "the hooks are",
             )),
         );

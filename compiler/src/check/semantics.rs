@@ -8,7 +8,7 @@ use super::ctx::{for_each_atom, Ctx};
 use super::evolve;
 use super::value::{conform, Typed};
 use crate::diagnostic::Diagnostic;
-use crate::schema::{self, ArgSpec, Hook, Lit, ProcessorKind};
+use crate::schema::{self, ArgSpec, Hook, HookExt, Lit, ProcessorKind, ProcessorKindExt};
 
 pub fn run(ctx: &Ctx, require_items: bool, out: &mut Vec<Diagnostic>) {
     for item in &ctx.harness.items {
@@ -86,6 +86,7 @@ fn condition(hook: Hook, atom: &Cond, out: &mut Vec<Diagnostic>) {
         CondKind::And(_) | CondKind::Or(_) | CondKind::Not(_) => return,
     };
     if !hooks.contains(hook) {
+        let hook = hook.as_str();
         out.push(
             Diagnostic::error(
                 codes::CONDITION_NOT_AVAILABLE,
@@ -147,11 +148,15 @@ fn count_within_window(atom: &Cond, args: &[Arg], out: &mut Vec<Diagnostic>) {
 fn action(hook: Hook, a: &Action, is_fallback: bool, out: &mut Vec<Diagnostic>) {
     let spec = schema::action(&a.name.name);
     if let Some(spec) = spec {
+        let hook_name = hook.as_str();
         if hook.is_read_only() && spec.kind.changes_trajectory() {
             out.push(
                 Diagnostic::error(
                     codes::READ_ONLY_HOOK,
-                    format!("`{}` cannot run on `{hook}`, which is read-only", spec.name),
+                    format!(
+                        "`{}` cannot run on `{hook_name}`, which is read-only",
+                        spec.name
+                    ),
                     a.name.span,
                     format!("{} action on a read-only hook", spec.kind.name()),
                 )
@@ -165,9 +170,9 @@ fn action(hook: Hook, a: &Action, is_fallback: bool, out: &mut Vec<Diagnostic>) 
             out.push(
                 Diagnostic::error(
                     codes::ACTION_NOT_ALLOWED,
-                    format!("`{}` is not allowed on `{hook}`", spec.name),
+                    format!("`{}` is not allowed on `{hook_name}`", spec.name),
                     a.name.span,
-                    format!("not legal on `{hook}`"),
+                    format!("not legal on `{hook_name}`"),
                 )
                 .with_help(format!(
                     "`{}` is legal on {}",
@@ -229,6 +234,7 @@ fn always_fires(hook: Hook, a: &Action, out: &mut Vec<Diagnostic>) {
     if !spec.hooks.contains(hook) {
         return;
     }
+    let hook = hook.as_str();
     let effect = match spec.kind {
         ProcessorKind::Intercept => format!("every `{hook}` event is blocked"),
         ProcessorKind::Interrupt => format!("the episode stops at the first `{hook}`"),

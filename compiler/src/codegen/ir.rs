@@ -9,344 +9,339 @@ use harnessx_runtime::ir::{
     ActionIr, ActionKind, CmpOp, Compaction, CondIr, Decoding, HarnessIr, Hook, Metric, PinRef,
     RepairStrategy, Segment, Strategy, Subject, TypeIr, Var,
 };
-use proc_macro2::TokenStream;
-use quote::quote;
 
+use super::emit::{Expr, Src};
 use super::lit;
 
-pub fn ir_fn(ir: &HarnessIr) -> TokenStream {
-    let name = lit::string(&ir.name);
-    let description = lit::string(&ir.description);
+pub fn ir_fn(ir: &HarnessIr, out: &mut Src) {
     let m = &ir.model;
-    let backend = lit::string(&m.backend);
-    let temperature = lit::f64(m.temperature);
-    let max_tokens = lit::u32(m.max_tokens);
-    let top_p = lit::option(&m.top_p, |x| lit::f64(*x));
-    let decoding = decoding(m.decoding);
-    let api_key_env = lit::option(&m.api_key_env, |s| lit::string(s));
-    let seed = lit::option(&m.seed, |n| {
-        let l = lit::u64(*n);
-        quote!(#l)
-    });
-    let timeout_ms = lit::option(&m.timeout_ms, |n| {
-        let l = lit::u64(*n);
-        quote!(#l)
-    });
+    let model = Expr::Struct(
+        "rt::ir::ModelIr".into(),
+        vec![
+            ("backend", Expr::atom(lit::string(&m.backend))),
+            ("temperature", Expr::atom(lit::f64(m.temperature))),
+            ("max_tokens", Expr::atom(lit::u32(m.max_tokens))),
+            ("top_p", Expr::atom(lit::option(&m.top_p, |x| lit::f64(*x)))),
+            ("decoding", Expr::atom(decoding(m.decoding))),
+            (
+                "api_key_env",
+                Expr::atom(lit::option(&m.api_key_env, |s| lit::string(s))),
+            ),
+            ("seed", Expr::atom(lit::option(&m.seed, |n| lit::u64(*n)))),
+            (
+                "timeout_ms",
+                Expr::atom(lit::option(&m.timeout_ms, |n| lit::u64(*n))),
+            ),
+        ],
+    );
     let prompts = seq(ir.prompts.iter().map(|p| {
-        let name = lit::string(&p.name);
-        let template = template(&p.template);
-        quote!(rt::ir::PromptIr { name: #name, template: #template })
+        Expr::Struct(
+            "rt::ir::PromptIr".into(),
+            vec![
+                ("name", Expr::atom(lit::string(&p.name))),
+                ("template", template(&p.template)),
+            ],
+        )
     }));
     let tools = seq(ir.tools.iter().map(|t| {
-        let name = lit::string(&t.name);
-        let description = lit::string(&t.description);
         let params = seq(t.params.iter().map(|p| {
-            let name = lit::string(&p.name);
-            let ty = type_ir(&p.ty);
-            quote!(rt::ir::ParamIr { name: #name, ty: #ty })
+            Expr::Struct(
+                "rt::ir::ParamIr".into(),
+                vec![
+                    ("name", Expr::atom(lit::string(&p.name))),
+                    ("ty", type_ir(&p.ty)),
+                ],
+            )
         }));
-        let timeout_ms = lit::option(&t.timeout_ms, |n| {
-            let l = lit::u64(*n);
-            quote!(#l)
-        });
-        let retries = lit::u32(t.retries);
-        let verifies = t.verifies;
-        quote! {
-            rt::ir::ToolIr {
-                name: #name,
-                description: #description,
-                params: #params,
-                timeout_ms: #timeout_ms,
-                retries: #retries,
-                verifies: #verifies,
-            }
-        }
+        Expr::Struct(
+            "rt::ir::ToolIr".into(),
+            vec![
+                ("name", Expr::atom(lit::string(&t.name))),
+                ("description", Expr::atom(lit::string(&t.description))),
+                ("params", params),
+                (
+                    "timeout_ms",
+                    Expr::atom(lit::option(&t.timeout_ms, |n| lit::u64(*n))),
+                ),
+                ("retries", Expr::atom(lit::u32(t.retries))),
+                ("verifies", Expr::atom(t.verifies.to_string())),
+            ],
+        )
     }));
     let l = &ir.loop_;
-    let max_steps = lit::u32(l.max_steps);
-    let strategy = strategy(l.strategy);
-    let reflect_every = lit::option(&l.reflect_every, |n| {
-        let l = lit::u32(*n);
-        quote!(#l)
-    });
+    let loop_ = Expr::Struct(
+        "rt::ir::LoopIr".into(),
+        vec![
+            ("max_steps", Expr::atom(lit::u32(l.max_steps))),
+            ("strategy", Expr::atom(strategy(l.strategy))),
+            (
+                "reflect_every",
+                Expr::atom(lit::option(&l.reflect_every, |n| lit::u32(*n))),
+            ),
+        ],
+    );
     let c = &ir.context;
-    let budget = lit::u64(c.budget_tokens);
-    let compaction_ = compaction(c.compaction);
     let pins = seq(c.pin.iter().map(|p| match p {
-        PinRef::Prompt(n) => {
-            let n = lit::string(n);
-            quote!(rt::ir::PinRef::Prompt(#n))
-        }
-        PinRef::TaskGoal => quote!(rt::ir::PinRef::TaskGoal),
-        PinRef::Tools => quote!(rt::ir::PinRef::Tools),
-        PinRef::AdmissibleActions => quote!(rt::ir::PinRef::AdmissibleActions),
+        PinRef::Prompt(n) => Expr::call("rt::ir::PinRef::Prompt", vec![Expr::atom(lit::string(n))]),
+        PinRef::TaskGoal => Expr::atom("rt::ir::PinRef::TaskGoal"),
+        PinRef::Tools => Expr::atom("rt::ir::PinRef::Tools"),
+        PinRef::AdmissibleActions => Expr::atom("rt::ir::PinRef::AdmissibleActions"),
     }));
-    let keep_last = lit::u32(c.keep_last);
+    let context = Expr::Struct(
+        "rt::ir::ContextIr".into(),
+        vec![
+            ("budget_tokens", Expr::atom(lit::u64(c.budget_tokens))),
+            ("compaction", Expr::atom(compaction(c.compaction))),
+            ("pin", pins),
+            ("keep_last", Expr::atom(lit::u32(c.keep_last))),
+        ],
+    );
     let rules = seq(ir.rules.iter().map(|r| {
-        let name = lit::option(&r.name, |s| lit::string(s));
-        let hook = hook(r.hook);
-        let when = lit::option(&r.when, cond);
-        let actions = seq(r.actions.iter().map(action));
-        quote! {
-            rt::ir::RuleIr {
-                name: #name,
-                hook: #hook,
-                when: #when,
-                actions: #actions,
-            }
-        }
+        Expr::Struct(
+            "rt::ir::RuleIr".into(),
+            vec![
+                ("name", Expr::atom(lit::option(&r.name, |s| lit::string(s)))),
+                ("hook", Expr::atom(hook(r.hook))),
+                (
+                    "when",
+                    match &r.when {
+                        Some(c) => Expr::call("Some", vec![cond(c)]),
+                        None => Expr::atom("None"),
+                    },
+                ),
+                ("actions", seq(r.actions.iter().map(action))),
+            ],
+        )
     }));
-    quote! {
-        /// The harness's IR, built natively; `ir().hash() == HARNESS_HASH`.
-        pub fn ir() -> rt::ir::HarnessIr {
-            rt::ir::HarnessIr {
-                name: #name,
-                description: #description,
-                model: rt::ir::ModelIr {
-                    backend: #backend,
-                    temperature: #temperature,
-                    max_tokens: #max_tokens,
-                    top_p: #top_p,
-                    decoding: #decoding,
-                    api_key_env: #api_key_env,
-                    seed: #seed,
-                    timeout_ms: #timeout_ms,
-                },
-                prompts: #prompts,
-                tools: #tools,
-                loop_: rt::ir::LoopIr {
-                    max_steps: #max_steps,
-                    strategy: #strategy,
-                    reflect_every: #reflect_every,
-                },
-                context: rt::ir::ContextIr {
-                    budget_tokens: #budget,
-                    compaction: #compaction_,
-                    pin: #pins,
-                    keep_last: #keep_last,
-                },
-                rules: #rules,
-            }
-        }
-    }
+    let harness = Expr::Struct(
+        "rt::ir::HarnessIr".into(),
+        vec![
+            ("name", Expr::atom(lit::string(&ir.name))),
+            ("description", Expr::atom(lit::string(&ir.description))),
+            ("model", model),
+            ("prompts", prompts),
+            ("tools", tools),
+            ("loop_", loop_),
+            ("context", context),
+            ("rules", rules),
+        ],
+    );
+    out.doc(" The harness's IR, built natively; `ir().hash() == HARNESS_HASH`.");
+    out.open("pub fn ir() -> rt::ir::HarnessIr {");
+    out.expr("", &harness, "");
+    out.close("}");
 }
 
 /// A `Vec` of the given expressions: `Vec::new()` or `Vec::from([..])`. An array
-/// expression, unlike the `vec!` macro, is laid out by prettyplease.
-pub fn seq<T: quote::ToTokens>(items: impl IntoIterator<Item = T>) -> TokenStream {
-    let items: Vec<T> = items.into_iter().collect();
+/// expression, unlike the `vec!` macro, is laid out like any other expression.
+pub fn seq(items: impl IntoIterator<Item = Expr>) -> Expr {
+    let items: Vec<Expr> = items.into_iter().collect();
     if items.is_empty() {
-        quote!(Vec::new())
+        Expr::atom("Vec::new()")
     } else {
-        quote!(Vec::from([#(#items),*]))
+        Expr::call("Vec::from", vec![Expr::Array(items)])
     }
 }
 
-pub fn template(t: &[Segment]) -> TokenStream {
-    let segs = seq(t.iter().map(|s| match s {
+pub fn template(t: &[Segment]) -> Expr {
+    seq(t.iter().map(|s| match s {
         Segment::Text(text) => {
-            let text = lit::string(text);
-            quote!(rt::ir::Segment::Text(#text))
+            Expr::call("rt::ir::Segment::Text", vec![Expr::atom(lit::string(text))])
         }
-        Segment::Var(v) => {
-            let v = var(*v);
-            quote!(rt::ir::Segment::Var(#v))
-        }
-    }));
-    quote!(#segs)
+        Segment::Var(v) => Expr::call("rt::ir::Segment::Var", vec![Expr::atom(var(*v))]),
+    }))
 }
 
-fn type_ir(t: &TypeIr) -> TokenStream {
+fn type_ir(t: &TypeIr) -> Expr {
     match t {
-        TypeIr::String => quote!(rt::ir::TypeIr::String),
-        TypeIr::Int => quote!(rt::ir::TypeIr::Int),
-        TypeIr::Float => quote!(rt::ir::TypeIr::Float),
-        TypeIr::Bool => quote!(rt::ir::TypeIr::Bool),
-        TypeIr::Duration => quote!(rt::ir::TypeIr::Duration),
-        TypeIr::Tokens => quote!(rt::ir::TypeIr::Tokens),
-        TypeIr::Enum(vs) => {
-            let vs = seq(vs.iter().map(|v| lit::string(v)));
-            quote!(rt::ir::TypeIr::Enum(#vs))
-        }
-        TypeIr::List(inner) => {
-            let inner = type_ir(inner);
-            quote!(rt::ir::TypeIr::List(Box::new(#inner)))
-        }
-        TypeIr::Optional(inner) => {
-            let inner = type_ir(inner);
-            quote!(rt::ir::TypeIr::Optional(Box::new(#inner)))
-        }
+        TypeIr::String => Expr::atom("rt::ir::TypeIr::String"),
+        TypeIr::Int => Expr::atom("rt::ir::TypeIr::Int"),
+        TypeIr::Float => Expr::atom("rt::ir::TypeIr::Float"),
+        TypeIr::Bool => Expr::atom("rt::ir::TypeIr::Bool"),
+        TypeIr::Duration => Expr::atom("rt::ir::TypeIr::Duration"),
+        TypeIr::Tokens => Expr::atom("rt::ir::TypeIr::Tokens"),
+        TypeIr::Enum(vs) => Expr::call(
+            "rt::ir::TypeIr::Enum",
+            vec![seq(vs.iter().map(|v| Expr::atom(lit::string(v))))],
+        ),
+        TypeIr::List(inner) => Expr::call(
+            "rt::ir::TypeIr::List",
+            vec![Expr::call("Box::new", vec![type_ir(inner)])],
+        ),
+        TypeIr::Optional(inner) => Expr::call(
+            "rt::ir::TypeIr::Optional",
+            vec![Expr::call("Box::new", vec![type_ir(inner)])],
+        ),
     }
 }
 
-pub fn cond(c: &CondIr) -> TokenStream {
+pub fn cond(c: &CondIr) -> Expr {
     match c {
-        CondIr::And(cs) => {
-            let cs = seq(cs.iter().map(cond));
-            quote!(rt::ir::CondIr::And(#cs))
-        }
-        CondIr::Or(cs) => {
-            let cs = seq(cs.iter().map(cond));
-            quote!(rt::ir::CondIr::Or(#cs))
-        }
-        CondIr::Not(inner) => {
-            let inner = cond(inner);
-            quote!(rt::ir::CondIr::Not(Box::new(#inner)))
-        }
-        CondIr::MalformedCall => quote!(rt::ir::CondIr::MalformedCall),
-        CondIr::RepeatedAction { window, count } => {
-            let (w, n) = (lit::u32(*window), lit::u32(*count));
-            quote!(rt::ir::CondIr::RepeatedAction { window: #w, count: #n })
-        }
-        CondIr::ToolError => quote!(rt::ir::CondIr::ToolError),
-        CondIr::ToolTimeout => quote!(rt::ir::CondIr::ToolTimeout),
+        CondIr::And(cs) => Expr::call("rt::ir::CondIr::And", vec![seq(cs.iter().map(cond))]),
+        CondIr::Or(cs) => Expr::call("rt::ir::CondIr::Or", vec![seq(cs.iter().map(cond))]),
+        CondIr::Not(inner) => Expr::call(
+            "rt::ir::CondIr::Not",
+            vec![Expr::call("Box::new", vec![cond(inner)])],
+        ),
+        CondIr::MalformedCall => Expr::atom("rt::ir::CondIr::MalformedCall"),
+        CondIr::RepeatedAction { window, count } => Expr::Struct(
+            "rt::ir::CondIr::RepeatedAction".into(),
+            vec![
+                ("window", Expr::atom(lit::u32(*window))),
+                ("count", Expr::atom(lit::u32(*count))),
+            ],
+        ),
+        CondIr::ToolError => Expr::atom("rt::ir::CondIr::ToolError"),
+        CondIr::ToolTimeout => Expr::atom("rt::ir::CondIr::ToolTimeout"),
         CondIr::Call(tool) => {
-            let tool = lit::string(tool);
-            quote!(rt::ir::CondIr::Call(#tool))
+            Expr::call("rt::ir::CondIr::Call", vec![Expr::atom(lit::string(tool))])
         }
-        CondIr::Verified => quote!(rt::ir::CondIr::Verified),
+        CondIr::Verified => Expr::atom("rt::ir::CondIr::Verified"),
         CondIr::Compare {
             metric: m,
             op,
             value,
-        } => {
-            let (m, op, value) = (metric(*m), cmp_op(*op), lit::i64(*value));
-            quote!(rt::ir::CondIr::Compare { metric: #m, op: #op, value: #value })
-        }
+        } => Expr::Struct(
+            "rt::ir::CondIr::Compare".into(),
+            vec![
+                ("metric", Expr::atom(metric(*m))),
+                ("op", Expr::atom(cmp_op(*op))),
+                ("value", Expr::atom(lit::i64(*value))),
+            ],
+        ),
         CondIr::Matches {
             subject: s,
             pattern,
-        } => {
-            let (s, pattern) = (subject(*s), lit::string(pattern));
-            quote!(rt::ir::CondIr::Matches { subject: #s, pattern: #pattern })
-        }
+        } => Expr::Struct(
+            "rt::ir::CondIr::Matches".into(),
+            vec![
+                ("subject", Expr::atom(subject(*s))),
+                ("pattern", Expr::atom(lit::string(pattern))),
+            ],
+        ),
     }
 }
 
-fn action(a: &ActionIr) -> TokenStream {
+fn action(a: &ActionIr) -> Expr {
     let kind = match &a.kind {
-        ActionKind::Log(t) => {
-            let t = template(t);
-            quote!(rt::ir::ActionKind::Log(#t))
-        }
-        ActionKind::Inject(t) => {
-            let t = template(t);
-            quote!(rt::ir::ActionKind::Inject(#t))
-        }
-        ActionKind::Compact(s) => {
-            let s = lit::option(s, |c| compaction(*c));
-            quote!(rt::ir::ActionKind::Compact(#s))
-        }
+        ActionKind::Log(t) => Expr::call("rt::ir::ActionKind::Log", vec![template(t)]),
+        ActionKind::Inject(t) => Expr::call("rt::ir::ActionKind::Inject", vec![template(t)]),
+        ActionKind::Compact(s) => Expr::call(
+            "rt::ir::ActionKind::Compact",
+            vec![Expr::atom(lit::option(s, |c| compaction(*c).to_string()))],
+        ),
         ActionKind::Repair(s) => {
-            let s = repair(*s);
-            quote!(rt::ir::ActionKind::Repair(#s))
+            Expr::call("rt::ir::ActionKind::Repair", vec![Expr::atom(repair(*s))])
         }
-        ActionKind::Reprompt { message, max } => {
-            let (t, max) = (template(message), lit::u32(*max));
-            quote!(rt::ir::ActionKind::Reprompt { message: #t, max: #max })
-        }
-        ActionKind::Retry { max, backoff_ms } => {
-            let (max, b) = (lit::u32(*max), lit::u64(*backoff_ms));
-            quote!(rt::ir::ActionKind::Retry { max: #max, backoff_ms: #b })
-        }
-        ActionKind::Block(t) => {
-            let t = template(t);
-            quote!(rt::ir::ActionKind::Block(#t))
-        }
-        ActionKind::Stop(t) => {
-            let t = template(t);
-            quote!(rt::ir::ActionKind::Stop(#t))
-        }
+        ActionKind::Reprompt { message, max } => Expr::Struct(
+            "rt::ir::ActionKind::Reprompt".into(),
+            vec![
+                ("message", template(message)),
+                ("max", Expr::atom(lit::u32(*max))),
+            ],
+        ),
+        ActionKind::Retry { max, backoff_ms } => Expr::Struct(
+            "rt::ir::ActionKind::Retry".into(),
+            vec![
+                ("max", Expr::atom(lit::u32(*max))),
+                ("backoff_ms", Expr::atom(lit::u64(*backoff_ms))),
+            ],
+        ),
+        ActionKind::Block(t) => Expr::call("rt::ir::ActionKind::Block", vec![template(t)]),
+        ActionKind::Stop(t) => Expr::call("rt::ir::ActionKind::Stop", vec![template(t)]),
     };
-    let fallback = lit::option(&a.fallback, |f| {
-        let f = action(f);
-        quote!(Box::new(#f))
-    });
-    quote!(rt::ir::ActionIr { kind: #kind, fallback: #fallback })
+    let fallback = match &a.fallback {
+        Some(f) => Expr::call("Some", vec![Expr::call("Box::new", vec![action(f)])]),
+        None => Expr::atom("None"),
+    };
+    Expr::Struct(
+        "rt::ir::ActionIr".into(),
+        vec![("kind", kind), ("fallback", fallback)],
+    )
 }
 
-pub fn var(v: Var) -> TokenStream {
+pub fn var(v: Var) -> &'static str {
     match v {
-        Var::TaskGoal => quote!(rt::ir::Var::TaskGoal),
-        Var::TaskId => quote!(rt::ir::Var::TaskId),
-        Var::Step => quote!(rt::ir::Var::Step),
-        Var::MaxSteps => quote!(rt::ir::Var::MaxSteps),
-        Var::Tools => quote!(rt::ir::Var::Tools),
-        Var::AdmissibleActions => quote!(rt::ir::Var::AdmissibleActions),
-        Var::Observation => quote!(rt::ir::Var::Observation),
-        Var::History => quote!(rt::ir::Var::History),
+        Var::TaskGoal => "rt::ir::Var::TaskGoal",
+        Var::TaskId => "rt::ir::Var::TaskId",
+        Var::Step => "rt::ir::Var::Step",
+        Var::MaxSteps => "rt::ir::Var::MaxSteps",
+        Var::Tools => "rt::ir::Var::Tools",
+        Var::AdmissibleActions => "rt::ir::Var::AdmissibleActions",
+        Var::Observation => "rt::ir::Var::Observation",
+        Var::History => "rt::ir::Var::History",
     }
 }
 
-pub fn hook(h: Hook) -> TokenStream {
+pub fn hook(h: Hook) -> &'static str {
     match h {
-        Hook::TaskStart => quote!(rt::ir::Hook::TaskStart),
-        Hook::StepStart => quote!(rt::ir::Hook::StepStart),
-        Hook::BeforeModel => quote!(rt::ir::Hook::BeforeModel),
-        Hook::AfterModel => quote!(rt::ir::Hook::AfterModel),
-        Hook::BeforeTool => quote!(rt::ir::Hook::BeforeTool),
-        Hook::AfterTool => quote!(rt::ir::Hook::AfterTool),
-        Hook::StepEnd => quote!(rt::ir::Hook::StepEnd),
-        Hook::TaskEnd => quote!(rt::ir::Hook::TaskEnd),
+        Hook::TaskStart => "rt::ir::Hook::TaskStart",
+        Hook::StepStart => "rt::ir::Hook::StepStart",
+        Hook::BeforeModel => "rt::ir::Hook::BeforeModel",
+        Hook::AfterModel => "rt::ir::Hook::AfterModel",
+        Hook::BeforeTool => "rt::ir::Hook::BeforeTool",
+        Hook::AfterTool => "rt::ir::Hook::AfterTool",
+        Hook::StepEnd => "rt::ir::Hook::StepEnd",
+        Hook::TaskEnd => "rt::ir::Hook::TaskEnd",
     }
 }
 
-fn decoding(d: Decoding) -> TokenStream {
+fn decoding(d: Decoding) -> &'static str {
     match d {
-        Decoding::Free => quote!(rt::ir::Decoding::Free),
-        Decoding::Constrained => quote!(rt::ir::Decoding::Constrained),
+        Decoding::Free => "rt::ir::Decoding::Free",
+        Decoding::Constrained => "rt::ir::Decoding::Constrained",
     }
 }
 
-fn strategy(s: Strategy) -> TokenStream {
+fn strategy(s: Strategy) -> &'static str {
     match s {
-        Strategy::React => quote!(rt::ir::Strategy::React),
-        Strategy::PlanThenAct => quote!(rt::ir::Strategy::PlanThenAct),
-        Strategy::Reflect => quote!(rt::ir::Strategy::Reflect),
+        Strategy::React => "rt::ir::Strategy::React",
+        Strategy::PlanThenAct => "rt::ir::Strategy::PlanThenAct",
+        Strategy::Reflect => "rt::ir::Strategy::Reflect",
     }
 }
 
-pub fn compaction(c: Compaction) -> TokenStream {
+pub fn compaction(c: Compaction) -> &'static str {
     match c {
-        Compaction::None => quote!(rt::ir::Compaction::None),
-        Compaction::TruncateOldest => quote!(rt::ir::Compaction::TruncateOldest),
-        Compaction::SummarizeOldest => quote!(rt::ir::Compaction::SummarizeOldest),
-        Compaction::DropObservations => quote!(rt::ir::Compaction::DropObservations),
+        Compaction::None => "rt::ir::Compaction::None",
+        Compaction::TruncateOldest => "rt::ir::Compaction::TruncateOldest",
+        Compaction::SummarizeOldest => "rt::ir::Compaction::SummarizeOldest",
+        Compaction::DropObservations => "rt::ir::Compaction::DropObservations",
     }
 }
 
-pub fn repair(s: RepairStrategy) -> TokenStream {
+pub fn repair(s: RepairStrategy) -> &'static str {
     match s {
-        RepairStrategy::ExtractAction => quote!(rt::ir::RepairStrategy::ExtractAction),
-        RepairStrategy::FuzzyMatch => quote!(rt::ir::RepairStrategy::FuzzyMatch),
-        RepairStrategy::JsonFix => quote!(rt::ir::RepairStrategy::JsonFix),
+        RepairStrategy::ExtractAction => "rt::ir::RepairStrategy::ExtractAction",
+        RepairStrategy::FuzzyMatch => "rt::ir::RepairStrategy::FuzzyMatch",
+        RepairStrategy::JsonFix => "rt::ir::RepairStrategy::JsonFix",
     }
 }
 
-pub fn metric(m: Metric) -> TokenStream {
+pub fn metric(m: Metric) -> &'static str {
     match m {
-        Metric::Step => quote!(rt::ir::Metric::Step),
-        Metric::ContextTokens => quote!(rt::ir::Metric::ContextTokens),
-        Metric::TokensUsed => quote!(rt::ir::Metric::TokensUsed),
-        Metric::ConsecutiveErrors => quote!(rt::ir::Metric::ConsecutiveErrors),
+        Metric::Step => "rt::ir::Metric::Step",
+        Metric::ContextTokens => "rt::ir::Metric::ContextTokens",
+        Metric::TokensUsed => "rt::ir::Metric::TokensUsed",
+        Metric::ConsecutiveErrors => "rt::ir::Metric::ConsecutiveErrors",
     }
 }
 
-pub fn subject(s: Subject) -> TokenStream {
+pub fn subject(s: Subject) -> &'static str {
     match s {
-        Subject::Output => quote!(rt::ir::Subject::Output),
-        Subject::Observation => quote!(rt::ir::Subject::Observation),
-        Subject::Goal => quote!(rt::ir::Subject::Goal),
+        Subject::Output => "rt::ir::Subject::Output",
+        Subject::Observation => "rt::ir::Subject::Observation",
+        Subject::Goal => "rt::ir::Subject::Goal",
     }
 }
 
-fn cmp_op(op: CmpOp) -> TokenStream {
+fn cmp_op(op: CmpOp) -> &'static str {
     match op {
-        CmpOp::Lt => quote!(rt::ir::CmpOp::Lt),
-        CmpOp::Le => quote!(rt::ir::CmpOp::Le),
-        CmpOp::Gt => quote!(rt::ir::CmpOp::Gt),
-        CmpOp::Ge => quote!(rt::ir::CmpOp::Ge),
-        CmpOp::Eq => quote!(rt::ir::CmpOp::Eq),
-        CmpOp::Ne => quote!(rt::ir::CmpOp::Ne),
+        CmpOp::Lt => "rt::ir::CmpOp::Lt",
+        CmpOp::Le => "rt::ir::CmpOp::Le",
+        CmpOp::Gt => "rt::ir::CmpOp::Gt",
+        CmpOp::Ge => "rt::ir::CmpOp::Ge",
+        CmpOp::Eq => "rt::ir::CmpOp::Eq",
+        CmpOp::Ne => "rt::ir::CmpOp::Ne",
     }
 }

@@ -2,9 +2,8 @@
 //! [`super::prompts`] and [`super::rules`], behind a header naming the harness.
 
 use harnessx_runtime::ir::HarnessIr;
-use proc_macro2::TokenStream;
-use quote::quote;
 
+use super::emit::Src;
 use super::names::{doc_safe, Names};
 use super::{ir, lit, prompts, rules, tools};
 
@@ -35,41 +34,36 @@ const RESERVED_TYPES: &[&str] = &[
 /// Value-namespace names of fixed items (`Rules` is a unit struct, so a value too).
 const RESERVED_VALUES: &[&str] = &["HARNESS_HASH", "HARNESS_NAME", "Rules", "ir", "json_object"];
 
-pub fn module_tokens(ir: &HarnessIr) -> TokenStream {
+/// The module's source. A tool, prompt or rule takes one to a few kilobytes of Rust, so
+/// room for that is made up front.
+pub fn module_source(ir: &HarnessIr) -> String {
     let mut types = Names::new(RESERVED_TYPES);
     let mut values = Names::new(RESERVED_VALUES);
     let hash = ir.hash();
-    let name = lit::str(&ir.name);
-    let hash_lit = lit::str(&hash);
-    let header = [
-        format!(
-            " Harness `{}`, compiled by harnessx (IR hash {hash}).",
-            doc_safe(&ir.name)
-        ),
-        String::new(),
-        " Generated code: do not edit. Regenerate with `harnessx compile FILE --emit rust`."
-            .to_string(),
-    ];
-    let ir_fn = ir::ir_fn(ir);
-    let tools = tools::tokens(ir, &mut types, &mut values);
-    let prompts = prompts::tokens(ir, &mut types, &mut values);
-    let rules = rules::tokens(ir, &mut values);
-    quote! {
-        #(#![doc = #header])*
-
-        use harnessx_runtime as rt;
-
-        /// The harness's name.
-        pub const HARNESS_NAME: &str = #name;
-        /// The content hash of the harness's IR (`rt::ir::HarnessIr::hash`).
-        pub const HARNESS_HASH: &str = #hash_lit;
-
-        #ir_fn
-
-        #tools
-
-        #prompts
-
-        #rules
-    }
+    let mut out = Src::new();
+    out.reserve(4096 + 2048 * (ir.tools.len() + ir.prompts.len() + ir.rules.len()));
+    out.inner_doc(&format!(
+        " Harness `{}`, compiled by harnessx (IR hash {hash}).",
+        doc_safe(&ir.name)
+    ));
+    out.inner_doc("");
+    out.inner_doc(
+        " Generated code: do not edit. Regenerate with `harnessx compile FILE --emit rust`.",
+    );
+    out.line("use harnessx_runtime as rt;");
+    out.doc(" The harness's name.");
+    out.line(&format!(
+        "pub const HARNESS_NAME: &str = {};",
+        lit::str(&ir.name)
+    ));
+    out.doc(" The content hash of the harness's IR (`rt::ir::HarnessIr::hash`).");
+    out.line(&format!(
+        "pub const HARNESS_HASH: &str = {};",
+        lit::str(&hash)
+    ));
+    ir::ir_fn(ir, &mut out);
+    tools::write(ir, &mut types, &mut values, &mut out);
+    prompts::write(ir, &mut types, &mut values, &mut out);
+    rules::write(ir, &mut values, &mut out);
+    out.finish()
 }

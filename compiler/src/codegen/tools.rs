@@ -7,13 +7,12 @@
 //! and a caller holding the compiled crate send the same schema to a model.
 
 use harnessx_runtime::ir::{HarnessIr, ToolIr, TypeIr};
-use proc_macro2::TokenStream;
-use quote::quote;
 use serde_json::{json, Map, Value};
 
+use super::emit::{Expr, Src};
 use super::ir::seq;
 use super::lit;
-use super::names::{camel, ident, snake, Names};
+use super::names::{camel, doc_safe, snake, Names};
 
 /// The pattern of a duration written as text in a call (`500ms`, `2s`, `1m`).
 pub const DURATION_PATTERN: &str = "^[0-9]+(ms|s|m)$";
@@ -71,41 +70,35 @@ fn type_schema(t: &TypeIr) -> Value {
 /// Code that evaluates to `v`: `serde_json::Value` constructors and the module's
 /// `json_object` helper — no parsing, and no `json!` macro, which recurses per token and
 /// would hit the recursion limit on a tool with many parameters.
-pub fn json_tokens(v: &Value) -> TokenStream {
+pub fn json_expr(v: &Value) -> Expr {
     match v {
-        Value::Null => quote!(serde_json::Value::Null),
-        Value::Bool(b) => quote!(serde_json::Value::Bool(#b)),
+        Value::Null => Expr::atom("serde_json::Value::Null"),
+        Value::Bool(b) => Expr::atom(format!("serde_json::Value::Bool({b})")),
         Value::Number(n) => {
-            if let Some(u) = n.as_u64() {
-                let l = lit::u64(u);
-                quote!(serde_json::Value::from(#l))
+            let l = if let Some(u) = n.as_u64() {
+                lit::u64(u)
             } else if let Some(i) = n.as_i64() {
-                let l = lit::i64(i);
-                quote!(serde_json::Value::from(#l))
+                lit::i64(i)
             } else {
-                let l = lit::f64(n.as_f64().unwrap_or(f64::NAN));
-                quote!(serde_json::Value::from(#l))
-            }
+                lit::f64(n.as_f64().unwrap_or(f64::NAN))
+            };
+            Expr::atom(format!("serde_json::Value::from({l})"))
         }
-        Value::String(s) => {
-            let l = lit::str(s);
-            quote!(serde_json::Value::from(#l))
-        }
-        Value::Array(items) => {
-            let items = seq(items.iter().map(json_tokens));
-            quote!(serde_json::Value::Array(#items))
-        }
+        Value::String(s) => Expr::atom(format!("serde_json::Value::from({})", lit::str(s))),
+        Value::Array(items) => Expr::call(
+            "serde_json::Value::Array",
+            vec![seq(items.iter().map(json_expr))],
+        ),
         Value::Object(map) => {
             // Sorted explicitly: `serde_json::Map` iterates in insertion order when some
             // crate in the build enables `preserve_order`, and the output must not change.
             let mut sorted: Vec<(&String, &Value)> = map.iter().collect();
             sorted.sort_by(|a, b| a.0.cmp(b.0));
-            let entries = sorted.into_iter().map(|(k, v)| {
-                let k = lit::str(k);
-                let v = json_tokens(v);
-                quote!((#k, #v))
-            });
-            quote!(json_object([#(#entries),*]))
+            let entries = sorted
+                .into_iter()
+                .map(|(k, v)| Expr::tuple(vec![Expr::atom(lit::str(k)), json_expr(v)]))
+                .collect();
+            Expr::call("json_object", vec![Expr::Array(entries)])
         }
     }
 }
@@ -117,8 +110,8 @@ struct ToolNames {
     variant: String,
 }
 
-pub fn tokens(ir: &HarnessIr, types: &mut Names, values: &mut Names) -> TokenStream {
-    let call_args_json = ident(&values.alloc("call_args_json"));
+pub fn write(ir: &HarnessIr, types: &mut Names, values: &mut Names, out: &mut Src) {
+    let call_args_json = values.alloc("call_args_json");
     let mut variants = Names::new(&[]);
     let named: Vec<ToolNames> = ir
         .tools
@@ -133,86 +126,87 @@ pub fn tokens(ir: &HarnessIr, types: &mut Names, values: &mut Names) -> TokenStr
         .tools
         .iter()
         .any(|t| t.params.iter().any(|p| has_duration(&p.ty)));
-    let duration_def = if uses_duration {
-        quote! {
-            /// A `duration` argument as a call may carry it: milliseconds, or text such as
-            /// `2s` (see `DURATION_PATTERN` in the tools' JSON Schemas).
-            #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-            #[serde(untagged)]
-            pub enum DurationArg {
-                Millis(u64),
-                Text(String),
-            }
-        }
-    } else {
-        TokenStream::new()
-    };
+    if uses_duration {
+        out.doc(" A `duration` argument as a call may carry it: milliseconds, or text such as");
+        out.doc(" `2s` (see `DURATION_PATTERN` in the tools' JSON Schemas).");
+        out.line("#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]");
+        out.line("#[serde(untagged)]");
+        out.open("pub enum DurationArg {");
+        out.line("Millis(u64),");
+        out.line("Text(String),");
+        out.close("}");
+    }
 
-    let mut items = Vec::new();
     for (t, n) in ir.tools.iter().zip(&named) {
-        items.push(tool_tokens(t, &n.args, types, &call_args_json));
+        tool(t, &n.args, types, &call_args_json, out);
     }
 
-    let schema_calls = seq(named.iter().map(|n| {
-        let a = ident(&n.args);
-        quote!(#a::json_schema())
-    }));
-    let call_variants = named.iter().map(|n| {
-        let (v, a) = (ident(&n.variant), ident(&n.args));
-        quote!(#v(#a))
-    });
-    let call_arms = ir.tools.iter().zip(&named).map(|(t, n)| {
+    let tool_schemas = values.alloc("tool_schemas");
+    out.doc(" The JSON Schema of every tool, in declaration order.");
+    out.open(&format!("pub fn {tool_schemas}() -> serde_json::Value {{"));
+    let schemas = seq(named
+        .iter()
+        .map(|n| Expr::atom(format!("{}::json_schema()", n.args))));
+    out.expr(
+        "",
+        &Expr::call("serde_json::Value::Array", vec![schemas]),
+        "",
+    );
+    out.close("}");
+
+    out.doc(" A JSON object of the given entries (keys are kept in `serde_json`'s order).");
+    out.open("fn json_object<const N: usize>(");
+    out.line("entries: [(&str, serde_json::Value); N],");
+    out.reopen(") -> serde_json::Value {");
+    out.open("serde_json::Value::Object(");
+    out.line("entries.into_iter().map(|(k, v)| (k.to_string(), v)).collect(),");
+    out.close(")");
+    out.close("}");
+
+    out.doc(" A normalized call's arguments as one JSON object, the form the `*Args`");
+    out.doc(" structs deserialize from.");
+    out.open(&format!(
+        "pub fn {call_args_json}(call: &rt::call::ToolCall) -> serde_json::Value {{"
+    ));
+    out.open("serde_json::Value::Object(");
+    out.line("call.args.iter().map(|a| (a.name.clone(), a.value.clone())).collect(),");
+    out.close(")");
+    out.close("}");
+
+    out.doc(" A call of one of the harness's tools, with typed arguments.");
+    out.line("#[derive(Debug, Clone, PartialEq)]");
+    if named.is_empty() {
+        out.line("pub enum Call {}");
+    } else {
+        out.open("pub enum Call {");
+        for n in &named {
+            out.line(&format!("{}({}),", n.variant, n.args));
+        }
+        out.close("}");
+    }
+    out.open("impl Call {");
+    out.doc(" The typed form of a normalized call; an error names what did not fit.");
+    out.open("pub fn from_call(call: &rt::call::ToolCall) -> Result<Call, String> {");
+    out.open("match call.tool.as_str() {");
+    for (t, n) in ir.tools.iter().zip(&named) {
         let name = lit::str(&t.name);
-        let (v, a) = (ident(&n.variant), ident(&n.args));
-        quote! {
-            #name => #a::from_call(call).map(Call::#v).map_err(|e| e.to_string()),
-        }
-    });
-    let tool_schemas = ident(&values.alloc("tool_schemas"));
-
-    quote! {
-        #duration_def
-
-        #(#items)*
-
-        /// The JSON Schema of every tool, in declaration order.
-        pub fn #tool_schemas() -> serde_json::Value {
-            serde_json::Value::Array(#schema_calls)
-        }
-
-        /// A JSON object of the given entries (keys are kept in `serde_json`'s order).
-        fn json_object<const N: usize>(
-            entries: [(&str, serde_json::Value); N],
-        ) -> serde_json::Value {
-            serde_json::Value::Object(
-                entries.into_iter().map(|(k, v)| (k.to_string(), v)).collect(),
-            )
-        }
-
-        /// A normalized call's arguments as one JSON object, the form the `*Args`
-        /// structs deserialize from.
-        pub fn #call_args_json(call: &rt::call::ToolCall) -> serde_json::Value {
-            serde_json::Value::Object(
-                call.args.iter().map(|a| (a.name.clone(), a.value.clone())).collect(),
-            )
-        }
-
-        /// A call of one of the harness's tools, with typed arguments.
-        #[derive(Debug, Clone, PartialEq)]
-        pub enum Call {
-            #(#call_variants),*
-        }
-
-        impl Call {
-            /// The typed form of a normalized call; an error names what did not fit.
-            pub fn from_call(call: &rt::call::ToolCall) -> Result<Call, String> {
-                match call.tool.as_str() {
-                    #(#call_arms)*
-                    other => Err(format!("unknown tool `{}`", other)),
-                }
-            }
+        let body = format!(
+            "{}::from_call(call).map(Call::{}).map_err(|e| e.to_string())",
+            n.args, n.variant
+        );
+        let arm = format!("{name} => {body},");
+        if out.fits(arm.len()) {
+            out.line(&arm);
+        } else {
+            out.open(&format!("{name} => {{"));
+            out.line(&body);
+            out.close("}");
         }
     }
+    out.line("other => Err(format!(\"unknown tool `{}`\", other)),");
+    out.close("}");
+    out.close("}");
+    out.close("}");
 }
 
 fn has_duration(t: &TypeIr) -> bool {
@@ -223,13 +217,7 @@ fn has_duration(t: &TypeIr) -> bool {
     }
 }
 
-fn tool_tokens(
-    t: &ToolIr,
-    args_name: &str,
-    types: &mut Names,
-    call_args_json: &proc_macro2::Ident,
-) -> TokenStream {
-    let args = ident(args_name);
+fn tool(t: &ToolIr, args: &str, types: &mut Names, call_args_json: &str, out: &mut Src) {
     let mut fields = Names::new(&[]);
     let mut enums = Vec::new();
     let mut field_defs = Vec::new();
@@ -249,84 +237,73 @@ fn tool_tokens(
         });
         let mut attrs = Vec::new();
         if field != p.name {
-            let original = lit::str(&p.name);
-            attrs.push(quote!(#[serde(rename = #original)]));
+            attrs.push(format!("#[serde(rename = {})]", lit::str(&p.name)));
         }
         if p.is_optional() {
-            attrs.push(quote!(#[serde(default, skip_serializing_if = "Option::is_none")]));
+            attrs.push("#[serde(default, skip_serializing_if = \"Option::is_none\")]".to_string());
         }
-        let field = ident(&field);
-        field_defs.push(quote! {
-            #(#attrs)*
-            pub #field: #ty
-        });
+        field_defs.push((attrs, format!("pub {field}: {ty},")));
     }
     // The enum types, in the order their parameters appear.
-    let enum_defs = t
+    for (variants, name) in t
         .params
         .iter()
         .filter_map(|p| enum_variants(&p.ty))
         .zip(&enums)
-        .map(|(variants, name)| enum_tokens(name, variants));
-
-    let tool = lit::str(&t.name);
-    let description = lit::str(&t.description);
-    let schema = json_tokens(&tool_json_schema(t));
-    let doc = format!(
-        " Arguments of the tool `{}`.",
-        super::names::doc_safe(&t.name)
-    );
-    quote! {
-        #(#enum_defs)*
-
-        #[doc = #doc]
-        #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
-        #[serde(deny_unknown_fields)]
-        pub struct #args {
-            #(#field_defs),*
-        }
-
-        impl #args {
-            /// The tool's name, as the model calls it.
-            pub const TOOL: &'static str = #tool;
-            /// The tool's description, verbatim.
-            pub const DESCRIPTION: &'static str = #description;
-
-            /// The tool's function-calling schema (`name`, `description`, `parameters`).
-            pub fn json_schema() -> serde_json::Value {
-                #schema
-            }
-
-            /// The typed arguments of a normalized call of this tool.
-            pub fn from_call(call: &rt::call::ToolCall) -> Result<Self, serde_json::Error> {
-                serde_json::from_value(#call_args_json(call))
-            }
-        }
+    {
+        enum_type(name, variants, out);
     }
+
+    out.doc(&format!(" Arguments of the tool `{}`.", doc_safe(&t.name)));
+    out.line("#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]");
+    out.line("#[serde(deny_unknown_fields)]");
+    if field_defs.is_empty() {
+        out.line(&format!("pub struct {args} {{}}"));
+    } else {
+        out.open(&format!("pub struct {args} {{"));
+        for (attrs, def) in &field_defs {
+            for a in attrs {
+                out.line(a);
+            }
+            out.line(def);
+        }
+        out.close("}");
+    }
+    out.open(&format!("impl {args} {{"));
+    out.doc(" The tool's name, as the model calls it.");
+    out.line(&format!(
+        "pub const TOOL: &'static str = {};",
+        lit::str(&t.name)
+    ));
+    out.doc(" The tool's description, verbatim.");
+    out.line(&format!(
+        "pub const DESCRIPTION: &'static str = {};",
+        lit::str(&t.description)
+    ));
+    out.doc(" The tool's function-calling schema (`name`, `description`, `parameters`).");
+    out.open("pub fn json_schema() -> serde_json::Value {");
+    out.expr("", &json_expr(&tool_json_schema(t)), "");
+    out.close("}");
+    out.doc(" The typed arguments of a normalized call of this tool.");
+    out.open("pub fn from_call(call: &rt::call::ToolCall) -> Result<Self, serde_json::Error> {");
+    out.line(&format!("serde_json::from_value({call_args_json}(call))"));
+    out.close("}");
+    out.close("}");
 }
 
 /// The Rust type of a parameter; `enum_name` names (and records) the enum type of an
 /// `enum(..)`, which is at most one per parameter.
-fn rust_type(t: &TypeIr, enum_name: &mut dyn FnMut() -> String) -> TokenStream {
+fn rust_type(t: &TypeIr, enum_name: &mut dyn FnMut() -> String) -> String {
     match t {
-        TypeIr::String => quote!(String),
-        TypeIr::Int => quote!(i64),
-        TypeIr::Float => quote!(f64),
-        TypeIr::Bool => quote!(bool),
-        TypeIr::Duration => quote!(DurationArg),
-        TypeIr::Tokens => quote!(u64),
-        TypeIr::Enum(_) => {
-            let name = ident(&enum_name());
-            quote!(#name)
-        }
-        TypeIr::List(inner) => {
-            let inner = rust_type(inner, enum_name);
-            quote!(Vec<#inner>)
-        }
-        TypeIr::Optional(inner) => {
-            let inner = rust_type(inner, enum_name);
-            quote!(Option<#inner>)
-        }
+        TypeIr::String => "String".into(),
+        TypeIr::Int => "i64".into(),
+        TypeIr::Float => "f64".into(),
+        TypeIr::Bool => "bool".into(),
+        TypeIr::Duration => "DurationArg".into(),
+        TypeIr::Tokens => "u64".into(),
+        TypeIr::Enum(_) => enum_name(),
+        TypeIr::List(inner) => format!("Vec<{}>", rust_type(inner, enum_name)),
+        TypeIr::Optional(inner) => format!("Option<{}>", rust_type(inner, enum_name)),
     }
 }
 
@@ -338,8 +315,7 @@ fn enum_variants(t: &TypeIr) -> Option<&[String]> {
     }
 }
 
-fn enum_tokens(name: &str, variants: &[String]) -> TokenStream {
-    let ty = ident(name);
+fn enum_type(name: &str, variants: &[String], out: &mut Src) {
     let mut names = Names::new(&[]);
     let mut seen: Vec<&str> = Vec::new();
     let mut idents = Vec::new();
@@ -350,34 +326,50 @@ fn enum_tokens(name: &str, variants: &[String]) -> TokenStream {
             continue;
         }
         seen.push(v);
-        idents.push(ident(&names.alloc(&camel(v, "V"))));
+        idents.push(names.alloc(&camel(v, "V")));
         values.push(lit::str(v));
     }
-    let count = lit::usize(idents.len());
-    let doc = format!(
+    out.doc(&format!(
         " The values of the `{}` enum parameter.",
-        super::names::doc_safe(name)
+        doc_safe(name)
+    ));
+    out.line(
+        "#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]",
     );
-    quote! {
-        #[doc = #doc]
-        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
-        pub enum #ty {
-            #(
-                #[serde(rename = #values)]
-                #idents
-            ),*
+    if idents.is_empty() {
+        out.line(&format!("pub enum {name} {{}}"));
+    } else {
+        out.open(&format!("pub enum {name} {{"));
+        for (id, value) in idents.iter().zip(&values) {
+            out.line(&format!("#[serde(rename = {value})]"));
+            out.line(&format!("{id},"));
         }
-
-        impl #ty {
-            /// Every value, in declaration order.
-            pub const ALL: [Self; #count] = [#(Self::#idents),*];
-
-            /// The value as the model writes it.
-            pub fn as_str(self) -> &'static str {
-                match self {
-                    #(Self::#idents => #values),*
-                }
-            }
-        }
+        out.close("}");
     }
+    out.open(&format!("impl {name} {{"));
+    out.doc(" Every value, in declaration order.");
+    let all = Expr::Array(
+        idents
+            .iter()
+            .map(|id| Expr::atom(format!("Self::{id}")))
+            .collect(),
+    );
+    out.expr(
+        &format!("pub const ALL: [Self; {}] = ", lit::usize(idents.len())),
+        &all,
+        ";",
+    );
+    out.doc(" The value as the model writes it.");
+    out.open("pub fn as_str(self) -> &'static str {");
+    if idents.is_empty() {
+        out.line("match self {}");
+    } else {
+        out.open("match self {");
+        for (id, value) in idents.iter().zip(&values) {
+            out.line(&format!("Self::{id} => {value},"));
+        }
+        out.close("}");
+    }
+    out.close("}");
+    out.close("}");
 }

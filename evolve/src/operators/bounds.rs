@@ -6,7 +6,7 @@
 //! are rounded to "nice" values (two significant digits, two decimals for floats) so an
 //! evolved file reads like one a person wrote.
 
-use harnessx_compiler::schema::{EvolveDefault, FieldSpec, FieldType, Lit};
+use harnessx_compiler::schema::{EvolveDefault, FieldSpec, FieldType};
 use harnessx_syntax::{Duration, DurationUnit, Field, Value, ValueKind};
 
 use super::node::is_frozen;
@@ -63,27 +63,6 @@ pub fn num_kind(ty: FieldType) -> Option<NumKind> {
     }
 }
 
-/// A literal's number in its base unit.
-pub fn num_of(v: &ValueKind) -> Option<f64> {
-    match v {
-        ValueKind::Int(i) => Some(*i as f64),
-        ValueKind::Float(x) => Some(*x),
-        ValueKind::Duration(d) => Some(d.as_millis() as f64),
-        ValueKind::Tokens(t) => Some(*t as f64),
-        _ => None,
-    }
-}
-
-pub fn lit_num(l: Lit) -> Option<f64> {
-    match l {
-        Lit::Int(i) => Some(i as f64),
-        Lit::Float(x) => Some(x),
-        Lit::DurationMs(ms) => Some(ms as f64),
-        Lit::Tokens(t) => Some(t as f64),
-        _ => None,
-    }
-}
-
 /// The literal for `x` (already rounded) of `kind`.
 pub fn to_value(kind: NumKind, x: f64) -> ValueKind {
     match kind {
@@ -133,7 +112,7 @@ pub fn field_bounds(spec: &FieldSpec, field: Option<&Field>) -> Option<Bounds> {
             let (kind, ValueKind::Range(lo, hi)) = (num_kind(spec.ty)?, &range.kind) else {
                 return None;
             };
-            let (lo, hi) = (num_of(&lo.kind)?, num_of(&hi.kind)?);
+            let (lo, hi) = (lo.kind.num()?, hi.kind.num()?);
             return Some(Bounds::Num(Interval { kind, lo, hi }));
         }
         if let Some(choices) = annotation_arg(f, "choices") {
@@ -153,8 +132,8 @@ pub fn field_bounds(spec: &FieldSpec, field: Option<&Field>) -> Option<Bounds> {
     match (spec.evolve, spec.ty) {
         (EvolveDefault::Range(lo, hi), ty) => Some(Bounds::Num(Interval {
             kind: num_kind(ty)?,
-            lo: lit_num(lo)?,
-            hi: lit_num(hi)?,
+            lo: lo.num()?,
+            hi: hi.num()?,
         })),
         (EvolveDefault::AnyVariant, FieldType::Enum(vs)) => {
             Some(Bounds::Choices(vs.iter().map(|v| v.to_string()).collect()))

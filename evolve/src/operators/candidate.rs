@@ -7,7 +7,7 @@ use harnessx_syntax::paths::find;
 use harnessx_syntax::printer::strip_key;
 use harnessx_syntax::{parse, print, Comments, Field, File, Harness, Item, Span, Value};
 
-use super::bounds::{field_bounds, num_of, Bounds};
+use super::bounds::{field_bounds, Bounds};
 use super::node::{self, is_frozen, owner_item_path};
 use crate::manifest::{Change, ChangeKind, FailureClass, Impact, Manifest, OperatorId};
 
@@ -273,7 +273,7 @@ pub fn bounds_respected(parent: &File, child: &File) -> Result<(), String> {
             // Bounds come from the parent's annotations: an operator may not widen them.
             match field_bounds(spec, old.or(Some(f))) {
                 None => return Err(format!("{path} is not evolvable")),
-                Some(Bounds::Num(iv)) => match num_of(&f.value.kind) {
+                Some(Bounds::Num(iv)) => match f.value.kind.num() {
                     Some(x) if iv.contains(x) => {}
                     _ => return Err(format!("{path} left {}..{}", iv.lo, iv.hi)),
                 },

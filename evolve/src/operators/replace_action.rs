@@ -4,7 +4,7 @@
 //! another compaction strategy. Every replacement is legal on the rule's hook, so the
 //! result checks by construction.
 
-use harnessx_compiler::schema::{self, Hook, REPAIR_STRATEGIES};
+use harnessx_compiler::schema::{self, Hook, HookExt, REPAIR_STRATEGIES};
 use harnessx_syntax::{Action, File, Item, Rule, ValueKind};
 
 use super::candidate::{Candidate, Edit, Target};

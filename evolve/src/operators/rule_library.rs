@@ -12,7 +12,7 @@
 use harnessx_compiler::schema::{self, REPAIR_STRATEGIES};
 use harnessx_syntax::{Action, CmpOp, Cond, CondKind, Harness, Item, Rule, ValueKind};
 
-use super::bounds::{nice, num_of, to_value, NumKind};
+use super::bounds::{nice, to_value, NumKind};
 use super::candidate::Target;
 use super::node::{self, action, and, call, compare, detector, matches, named_arg, not, text};
 use super::rng::Rng;
@@ -216,12 +216,12 @@ fn int(i: i64) -> ValueKind {
 /// A field's value as a number, else its schema default.
 pub fn effective(h: &Harness, section: &str, field: &str) -> Option<f64> {
     if let Some(f) = node::section_field(h, section, field) {
-        return num_of(&f.value.kind);
+        return f.value.kind.num();
     }
     schema::section(section)?
         .field(field)?
         .default
-        .and_then(super::bounds::lit_num)
+        .and_then(|l| l.num())
 }
 
 fn repair_call(_h: &Harness, _target: &Target, rng: &mut Rng) -> Option<Rule> {

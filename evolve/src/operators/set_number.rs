@@ -7,7 +7,7 @@
 use harnessx_compiler::schema::{self, FieldSpec};
 use harnessx_syntax::{File, Item};
 
-use super::bounds::{can_move, draw, field_bounds, lit_num, num_of, to_value, Bounds, Dir};
+use super::bounds::{can_move, draw, field_bounds, to_value, Bounds, Dir};
 use super::candidate::{Candidate, Edit, Target};
 use super::node::{self, is_frozen};
 use super::rng::Rng;
@@ -92,8 +92,8 @@ fn options(file: &File, target: &Target) -> Vec<Opt> {
 
 fn current(spec: &FieldSpec, field: Option<&harnessx_syntax::Field>) -> Option<f64> {
     match field {
-        Some(f) => num_of(&f.value.kind),
-        None => spec.default.and_then(lit_num),
+        Some(f) => f.value.kind.num(),
+        None => spec.default.and_then(|l| l.num()),
     }
 }
 

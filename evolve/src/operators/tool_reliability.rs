@@ -5,7 +5,7 @@
 use harnessx_compiler::schema::{self, FieldSpec};
 use harnessx_syntax::{Field, File, Item, Tool};
 
-use super::bounds::{can_move, draw, field_bounds, lit_num, num_of, to_value, Bounds, Dir};
+use super::bounds::{can_move, draw, field_bounds, to_value, Bounds, Dir};
 use super::candidate::{Candidate, Edit, Target};
 use super::node::{self, is_frozen};
 use super::rng::Rng;
@@ -36,8 +36,8 @@ fn hint(class: FailureClass, option: &str, present: bool) -> Option<Dir> {
 
 fn current(spec: &FieldSpec, field: Option<&Field>) -> Option<f64> {
     match field {
-        Some(f) => num_of(&f.value.kind),
-        None => spec.default.and_then(lit_num),
+        Some(f) => f.value.kind.num(),
+        None => spec.default.and_then(|l| l.num()),
     }
 }
 

@@ -10,7 +10,7 @@
 use harnessx_compiler::schema::{self, ArgSpec};
 use harnessx_syntax::{Action, Arg, CmpOp, Cond, CondKind, File, Harness, Item, ValueKind};
 
-use super::bounds::{can_move, draw, lit_num, num_of, to_value, Dir, Interval, NumKind};
+use super::bounds::{can_move, draw, to_value, Dir, Interval, NumKind};
 use super::candidate::{Candidate, Edit, Target};
 use super::node::{self, is_frozen, named_arg};
 use super::rng::Rng;
@@ -41,12 +41,12 @@ struct Opt {
 fn arg_value(args: &[Arg], name: &str) -> Option<f64> {
     args.iter()
         .find(|a| a.name.as_ref().is_some_and(|n| n.name == name))
-        .and_then(|a| num_of(&a.value.kind))
+        .and_then(|a| a.value.kind.num())
 }
 
 /// The value of an argument, or its schema default.
 fn arg_or_default(args: &[Arg], spec: &ArgSpec) -> Option<f64> {
-    arg_value(args, spec.name).or_else(|| spec.default.and_then(lit_num))
+    arg_value(args, spec.name).or_else(|| spec.default.and_then(|l| l.num()))
 }
 
 fn int_iv(lo: f64, hi: f64) -> Interval {
@@ -152,7 +152,7 @@ fn cond_slots(
                     Slot::Threshold { at },
                     format!("{path}.value"),
                     iv,
-                    num_of(&value.kind),
+                    value.kind.num(),
                     dir,
                 ));
             }
