@@ -17,9 +17,9 @@
 //! reports the repetition; this mirrors its `Ctx`). Items keep source order.
 
 use harnessx_runtime::ir::{
-    ActionIr, ActionKind, CmpOp, Compaction, CondIr, ContextIr, Decoding, HarnessIr, Hook, LoopIr,
-    Metric, ModelIr, ParamIr, PinRef, PromptIr, RepairStrategy, RuleIr, Segment, Strategy, Subject,
-    Template, ToolIr, TypeIr, Var,
+    ActionIr, ActionKind, ActionOffer, CmpOp, Compaction, CondIr, ContextIr, Decoding, HarnessIr,
+    Hook, LoopIr, Metric, ModelIr, ParamIr, PinRef, PromptIr, RepairStrategy, RuleIr, Segment,
+    Strategy, Subject, Template, ToolIr, TypeIr, Var,
 };
 use harnessx_syntax::{
     Action, Arg, Cond, CondKind, Field, File, Item, Rule, Span, StrLit, Tool, TypeExpr, TypeKind,
@@ -309,6 +309,10 @@ impl Lower {
         let g = self.get(fields, F, "decoding");
         if let Some(v) = self.variant_field(g, span, "`model.decoding`", decoding) {
             m.decoding = v;
+        }
+        let g = self.get(fields, F, "offer");
+        if let Some(v) = self.variant_field(g, span, "`model.offer`", offer) {
+            m.offer = v;
         }
         let g = self.get(fields, F, "api_key_env");
         m.api_key_env = self.str_field(g, span, "`model.api_key_env`");
@@ -894,6 +898,14 @@ impl Align<'_> {
 }
 
 // ---- name tables: source spelling → IR enum ------------------------------------------------
+
+fn offer(name: &str) -> Option<ActionOffer> {
+    match name {
+        "all" => Some(ActionOffer::All),
+        "untried" => Some(ActionOffer::Untried),
+        _ => None,
+    }
+}
 
 fn decoding(name: &str) -> Option<Decoding> {
     match name {

@@ -307,6 +307,7 @@ const MIN: u64 = 60_000;
 
 pub const STRATEGIES: &[&str] = &["react", "plan_then_act", "reflect"];
 pub const DECODINGS: &[&str] = &["free", "constrained"];
+pub const OFFERS: &[&str] = &["all", "untried"];
 pub const COMPACTIONS: &[&str] = &[
     "none",
     "truncate_oldest",
@@ -355,6 +356,13 @@ pub const MODEL_FIELDS: &[FieldSpec] = &[
         default: Some(Lit::Variant("free")),
         evolve: EvolveDefault::AnyVariant,
         doc: "`constrained` sends the tools' JSON schema so replies are always valid calls",
+    },
+    FieldSpec {
+        name: "offer",
+        ty: FieldType::Enum(OFFERS),
+        default: Some(Lit::Variant("all")),
+        evolve: EvolveDefault::AnyVariant,
+        doc: "which admissible actions the model is offered (in `{{admissible_actions}}` and as the constrained choice): `all`, or `untried` (those this episode has not executed yet; all again once every one was tried)",
     },
     FieldSpec {
         name: "api_key_env",

@@ -399,7 +399,7 @@ impl<'a> Run<'a> {
             top_p: m.top_p,
             decoding: m.decoding,
             seed: crate::rng::nth(base, u64::from(self.model_calls)),
-            admissible: self.state.observation.admissible.clone(),
+            admissible: self.offered_actions(),
             expert: env.expert(),
         }
     }

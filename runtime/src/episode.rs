@@ -8,7 +8,7 @@
 
 use crate::call::{ToolCall, ToolSpec};
 use crate::context::{Compacted, Context, MsgKind};
-use crate::ir::{prompt_names, Compaction, HarnessIr, Hook, PinRef, Var};
+use crate::ir::{prompt_names, ActionOffer, Compaction, HarnessIr, Hook, PinRef, Var};
 use crate::message::Role;
 use crate::state::{EpisodeState, ReplyStatus};
 use crate::template::{mentions, parse_template, render};
@@ -104,6 +104,16 @@ impl<'a> Run<'a> {
         self.sink.emit(&event);
     }
 
+    /// The admissible actions the model is offered (`model.offer`): in the prompt's
+    /// `{{admissible_actions}}` and as the constrained-decoding choice, so both agree.
+    pub(crate) fn offered_actions(&self) -> Vec<String> {
+        let admissible = &self.state.observation.admissible;
+        match self.ir.model.offer {
+            ActionOffer::All => admissible.clone(),
+            ActionOffer::Untried => untried_actions(admissible, &self.tools, &self.state),
+        }
+    }
+
     pub(crate) fn var_text(&self, v: Var) -> String {
         let s = &self.state;
         match v {
@@ -112,7 +122,7 @@ impl<'a> Run<'a> {
             Var::Step => s.step.to_string(),
             Var::MaxSteps => s.max_steps.to_string(),
             Var::Tools => self.tools_text.clone(),
-            Var::AdmissibleActions => s.observation.admissible.join(", "),
+            Var::AdmissibleActions => self.offered_actions().join(", "),
             Var::Observation => s.observation.text.clone(),
             Var::History => s.history_text(),
         }
@@ -241,7 +251,6 @@ impl<'a> Run<'a> {
 /// (`offer = untried`): a call that parses to the same tool and arguments as an executed,
 /// unblocked call is no longer offered. When every admissible action has been tried, all of
 /// them are offered again — an empty choice would leave the model nothing valid to say.
-#[allow(dead_code)] // wired to the `offer` field of the model section next
 pub(crate) fn untried_actions(
     admissible: &[String],
     tools: &[ToolSpec],

@@ -112,6 +112,10 @@ pub struct ModelIr {
     pub max_tokens: u32,
     pub top_p: Option<f64>,
     pub decoding: Decoding,
+    /// Which of the environment's admissible actions the model is offered, in the prompt's
+    /// `{{admissible_actions}}` and as the constrained-decoding choice.
+    #[serde(default, skip_serializing_if = "ActionOffer::is_all")]
+    pub offer: ActionOffer,
     /// The *name* of an environment variable holding the API key, never the key itself,
     /// so the IR (and every trace that records its hash) is free of secrets.
     pub api_key_env: Option<String>,
@@ -137,6 +141,7 @@ impl Default for ModelIr {
             max_tokens: model_defaults::MAX_TOKENS,
             top_p: None,
             decoding: Decoding::Free,
+            offer: ActionOffer::All,
             api_key_env: None,
             seed: None,
             timeout_ms: None,
@@ -152,6 +157,25 @@ pub enum Decoding {
     Free,
     /// The backend is asked to constrain output to the tools' JSON schema.
     Constrained,
+}
+
+/// Which admissible actions the model is offered (`model { offer = ... }`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ActionOffer {
+    /// Every admissible action the environment lists.
+    #[default]
+    All,
+    /// The admissible actions minus those this episode already executed (all of them again
+    /// once every one was tried): a small model that keeps choosing the same action is
+    /// pushed on to the ones it has not tried.
+    Untried,
+}
+
+impl ActionOffer {
+    pub fn is_all(&self) -> bool {
+        *self == ActionOffer::All
+    }
 }
 
 // ---------------------------------------------------------------------------------------

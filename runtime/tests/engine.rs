@@ -805,3 +805,46 @@ fn every_action_at_every_hook() {
         }
     }
 }
+
+/// `offer = untried`: an action the episode executed is no longer offered — neither in the
+/// request's admissible list (the constrained choice) nor in `{{admissible_actions}}` —
+/// and `all` offers everything every time.
+#[test]
+fn offer_untried_leaves_executed_actions_out_of_the_choice() {
+    use harnessx_runtime::models::{FnModel, ModelRequest};
+    use std::cell::RefCell;
+
+    let seen: RefCell<Vec<(Vec<String>, String)>> = RefCell::new(Vec::new());
+    let mut ir = key_door_ir();
+    ir.prompts.push(PromptIr {
+        name: "step".into(),
+        template: t("{{observation}}\nValid: {{admissible_actions}}"),
+    });
+    ir.loop_.max_steps = 3;
+    for (offer, look_offered_again) in [(ActionOffer::All, true), (ActionOffer::Untried, false)] {
+        ir.model.offer = offer;
+        seen.borrow_mut().clear();
+        let mut model = FnModel(|req: &ModelRequest| {
+            let last = req
+                .messages
+                .last()
+                .map(|m| m.content.clone())
+                .unwrap_or_default();
+            seen.borrow_mut().push((req.admissible.clone(), last));
+            "look()".to_string()
+        });
+        run(&ir, &mut model, &mut KeyDoor::new());
+        let seen = seen.borrow();
+        assert!(seen[0].0.iter().any(|a| a == "look()"), "{:?}", seen[0]);
+        for (admissible, prompt) in &seen[1..] {
+            let offered = admissible.iter().any(|a| a == "look()");
+            assert_eq!(offered, look_offered_again, "{offer:?}: {admissible:?}");
+            assert_eq!(
+                prompt.contains("look()"),
+                look_offered_again,
+                "{offer:?}: {prompt}"
+            );
+            assert!(!admissible.is_empty());
+        }
+    }
+}

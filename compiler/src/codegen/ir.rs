@@ -6,8 +6,8 @@
 //! compile the generator instead of silently generating the wrong thing.
 
 use harnessx_runtime::ir::{
-    ActionIr, ActionKind, CmpOp, Compaction, CondIr, Decoding, HarnessIr, Hook, Metric, PinRef,
-    RepairStrategy, Segment, Strategy, Subject, TypeIr, Var,
+    ActionIr, ActionKind, ActionOffer, CmpOp, Compaction, CondIr, Decoding, HarnessIr, Hook,
+    Metric, PinRef, RepairStrategy, Segment, Strategy, Subject, TypeIr, Var,
 };
 
 use super::emit::{Expr, Src};
@@ -23,6 +23,7 @@ pub fn ir_fn(ir: &HarnessIr, out: &mut Src) {
             ("max_tokens", Expr::atom(lit::u32(m.max_tokens))),
             ("top_p", Expr::atom(lit::option(&m.top_p, |x| lit::f64(*x)))),
             ("decoding", Expr::atom(decoding(m.decoding))),
+            ("offer", Expr::atom(offer(m.offer))),
             (
                 "api_key_env",
                 Expr::atom(lit::option(&m.api_key_env, |s| lit::string(s))),
@@ -283,6 +284,13 @@ pub fn hook(h: Hook) -> &'static str {
         Hook::AfterTool => "rt::ir::Hook::AfterTool",
         Hook::StepEnd => "rt::ir::Hook::StepEnd",
         Hook::TaskEnd => "rt::ir::Hook::TaskEnd",
+    }
+}
+
+fn offer(o: ActionOffer) -> &'static str {
+    match o {
+        ActionOffer::All => "rt::ir::ActionOffer::All",
+        ActionOffer::Untried => "rt::ir::ActionOffer::Untried",
     }
 }
 

@@ -1,4 +1,5 @@
-//! `switch_enum`: changes `loop.strategy`, `context.compaction` or `model.decoding` to
+//! `switch_enum`: changes `loop.strategy`, `context.compaction`, `model.decoding` or
+//! `model.offer` to
 //! another variant its `@evolve(choices = ..)` (or the schema) allows. The failure class
 //! says which variants are worth trying (constrained decoding against malformed calls, a
 //! reflecting loop against loops, summarising compaction against context overflow).
@@ -17,7 +18,10 @@ fn wanted(class: FailureClass) -> &'static [(&'static str, &'static str, &'stati
     use FailureClass::*;
     match class {
         MalformedCall => &[("model", "decoding", &["constrained"])],
-        Loop => &[("loop", "strategy", &["reflect", "plan_then_act"])],
+        Loop => &[
+            ("model", "offer", &["untried"]),
+            ("loop", "strategy", &["reflect", "plan_then_act"]),
+        ],
         PrematureFinish | ToolErrorIgnored => &[("loop", "strategy", &["reflect"])],
         StepBudget => &[("loop", "strategy", &["react"])],
         ContextOverflow => &[(
@@ -32,6 +36,7 @@ fn wanted(class: FailureClass) -> &'static [(&'static str, &'static str, &'stati
         ToolTimeout => &[],
         Unknown => &[
             ("model", "decoding", schema::DECODINGS),
+            ("model", "offer", schema::OFFERS),
             ("loop", "strategy", schema::STRATEGIES),
             ("context", "compaction", schema::COMPACTIONS),
         ],
