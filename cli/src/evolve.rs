@@ -11,6 +11,7 @@ use harnessx_evolve::ledger::Cost;
 use harnessx_evolve::progress::Bars;
 use harnessx_evolve::round::Abort;
 use harnessx_evolve::run::{self, Options};
+use harnessx_runtime::models::spec::ModelSpec;
 
 use crate::exit;
 use crate::model::{self, Source};
@@ -41,8 +42,13 @@ pub struct EvolveArgs {
     pub workers: Option<usize>,
 }
 
-fn workers(w: Option<usize>) -> usize {
-    w.unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()))
+/// The evaluation threads: as given, else the model's default (one for an `openai:`
+/// model, whose local server keeps one prompt cache; see `ModelSpec::default_workers`).
+fn workers(w: Option<usize>, model: Option<&ModelSpec>) -> usize {
+    w.unwrap_or_else(|| match model {
+        Some(m) => m.default_workers(),
+        None => harnessx_runtime::runner::default_workers(),
+    })
 }
 
 fn abort_from_env() -> Option<Abort> {
@@ -117,7 +123,7 @@ pub fn evolve(a: &EvolveArgs, color: bool) -> u8 {
             .out
             .clone()
             .unwrap_or_else(|| default_out(&a.file, a.seed)),
-        workers: workers(a.workers),
+        workers: workers(a.workers, run::parse_model(&model).ok().as_ref()),
         abort: abort_from_env(),
     };
     let started = Instant::now();
@@ -129,9 +135,12 @@ pub fn evolve(a: &EvolveArgs, color: bool) -> u8 {
 }
 
 pub fn resume(dir: &Path, workers_opt: Option<usize>, color: bool) -> u8 {
+    let model = Checkpoint::load(dir)
+        .ok()
+        .and_then(|c| c.config.model_spec().ok());
     let opts = Options {
         out: dir.to_path_buf(),
-        workers: workers(workers_opt),
+        workers: workers(workers_opt, model.as_ref()),
         abort: abort_from_env(),
     };
     let rounds = Checkpoint::load(dir).map(|c| c.config.rounds).unwrap_or(0);

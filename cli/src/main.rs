@@ -284,7 +284,8 @@ struct EvolveArgs {
     /// Skip the gate's batched cargo build (evaluation always interprets in process).
     #[arg(long)]
     no_build: bool,
-    /// Evaluation threads (default: available cores); results do not depend on it.
+    /// Evaluation threads (default: available cores; 1 for an `openai:` model, so a local
+    /// server reuses its prompt cache); results do not depend on it.
     #[arg(long)]
     workers: Option<usize>,
 }
@@ -344,7 +345,8 @@ struct RunArgs {
     trace_dir: Option<std::path::PathBuf>,
 
     /// Episodes run in parallel on this many threads (default: the available parallelism,
-    /// at most 8). Results and traces are identical for any number.
+    /// at most 8; 1 for an `openai:` model, so a local server reuses its prompt cache).
+    /// Results and traces are identical for any number.
     #[arg(long, value_name = "N")]
     workers: Option<std::num::NonZeroUsize>,
 }
@@ -441,10 +443,7 @@ fn main() -> ExitCode {
                 seed: args.seed,
                 trace_dir: args.trace_dir.as_deref(),
                 interpret: args.interpret,
-                workers: args.workers.map_or_else(
-                    harnessx_runtime::runner::default_workers,
-                    std::num::NonZeroUsize::get,
-                ),
+                workers: args.workers.map(std::num::NonZeroUsize::get),
             },
             color,
         ),

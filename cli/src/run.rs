@@ -48,7 +48,8 @@ pub struct RunOptions<'a> {
     pub interpret: bool,
     /// Episodes run in parallel on this many threads (at least 1); results and traces do
     /// not depend on it.
-    pub workers: usize,
+    /// `None`: the model's default ([`ModelSpec::default_workers`]).
+    pub workers: Option<usize>,
 }
 
 pub fn run(opts: &RunOptions<'_>, color: bool) -> u8 {
@@ -131,6 +132,7 @@ pub fn run(opts: &RunOptions<'_>, color: bool) -> u8 {
     };
     // The harness's `api_key_env` and `timeout` reach an `openai:` backend from here.
     model.apply_model_ir(&ir.model);
+    let workers = opts.workers.unwrap_or_else(|| model.default_workers());
 
     if let Some(dir) = opts.trace_dir {
         if let Err(e) = fs::create_dir_all(dir) {
@@ -165,17 +167,18 @@ pub fn run(opts: &RunOptions<'_>, color: bool) -> u8 {
     let ran = if opts.interpret {
         let rules = InterpretedRules::new(&ir);
         run_episodes_parallel(
-            &ir,
-            &rules,
-            opts.env,
-            &model,
-            opts.tasks,
-            opts.seed,
-            opts.workers,
-            each,
+            &ir, &rules, opts.env, &model, opts.tasks, opts.seed, workers, each,
         )
     } else {
-        run_compiled(&ir, opts, &model_spec, model.needs_http(), &bar, each)
+        run_compiled(
+            &ir,
+            opts,
+            &model_spec,
+            model.needs_http(),
+            workers,
+            &bar,
+            each,
+        )
     };
     bar.finish_and_clear();
     if let Err(e) = ran {
@@ -212,6 +215,7 @@ fn run_compiled(
     opts: &RunOptions<'_>,
     model: &str,
     http: bool,
+    workers: usize,
     bar: &ProgressBar,
     mut each: impl FnMut(Episode),
 ) -> Result<(), String> {
@@ -229,7 +233,7 @@ fn run_compiled(
         .arg(model)
         .arg(opts.tasks.to_string())
         .arg(opts.seed.to_string())
-        .arg(opts.workers.to_string())
+        .arg(workers.to_string())
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())

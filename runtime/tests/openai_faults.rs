@@ -487,9 +487,8 @@ fn native_tool_calls_are_sent_and_converted_to_call_text() {
 
 #[test]
 fn constrained_decoding_sends_a_schema_with_the_admissible_actions() {
-    let server = FaultServer::start(vec![Fault::Ok(reply(
-        r#"{"tool": "open", "args": {"target": "drawer"}}"#,
-    ))]);
+    // The model picks a label; the engine gets the call it stands for.
+    let server = FaultServer::start(vec![Fault::Ok(reply(r#""open(\"drawer\")""#))]);
     let mut cfg = server.config();
     cfg.format = SchemaFormat::JsonSchema;
     let mut m = OpenAiModel::new(cfg);
@@ -498,16 +497,24 @@ fn constrained_decoding_sends_a_schema_with_the_admissible_actions() {
         ..request()
     };
     let r = m.complete(&req).expect("reply");
-    // The JSON reply is passed on as is: the engine's parser reads it.
-    assert!(harnessx_runtime::parse::parse_call(&r.text, &tools()).is_ok());
+    assert_eq!(r.text, r#"open("drawer")"#);
     let captured = server.captured();
     let raw = &captured[0].body;
-    // The admissible actions become one enum of call objects, `tool` before `args`.
+    // The admissible actions become one enum of labels: two tools, so whole calls.
     assert!(
-        raw.contains(r#""response_format":{"type":"json_schema","json_schema":{"name":"action","strict":false,"schema":{"enum":[{"tool":"open","args":{"target":"drawer"}},{"tool":"look","args":{}}]}}}"#),
+        raw.contains(r#""response_format":{"type":"json_schema","json_schema":{"name":"action","strict":false,"schema":{"enum":["open(\"drawer\")","look()"]}}}"#),
         "{raw}"
     );
     assert!(captured[0].json().get("tools").is_none());
+
+    // A reply that is no label (a server that ignored the schema) is passed on as it is:
+    // the engine's parser judges it.
+    let server = FaultServer::start(vec![Fault::Ok(reply(
+        r#"{"tool": "open", "args": {"target": "drawer"}}"#,
+    ))]);
+    let mut m = OpenAiModel::new(server.config());
+    let r = m.complete(&req).expect("reply");
+    assert!(harnessx_runtime::parse::parse_call(&r.text, &tools()).is_ok());
 }
 
 #[test]

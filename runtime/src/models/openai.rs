@@ -41,9 +41,11 @@
 //!   engine classifies as malformed (and `json_fix` may repair).
 //! - **Constrained decoding** (`decoding = constrained`): a JSON schema of the calls, an
 //!   `anyOf` over `{"tool": NAME, "args": {...}}` per tool, is sent as `response_format`;
-//!   when the request lists admissible actions, the schema is exactly those that parse as
-//!   calls, as one `enum`. The reply is that JSON, which the engine's parser accepts. No
-//!   `tools` are sent in this mode.
+//!   the reply is that JSON, which the engine's parser accepts. When the request lists
+//!   admissible actions, the schema is exactly those that parse as calls, as one `enum` of
+//!   short labels ([`action_labels`]: the argument alone when every call is of one
+//!   one-argument tool, else the call's text), and the label the model picks is handed to
+//!   the engine as the call it stands for. No `tools` are sent in this mode.
 //! - **Tokens**: from `usage` when the server reports it; otherwise the runtime's estimate,
 //!   counted in [`OpenAiStats::estimated_usage`].
 //! - **The API key** is read from the environment when the model is built, sent only as an
@@ -481,8 +483,17 @@ impl Model for OpenAiModel {
                 )
             }
         };
+        // A constrained choice among labels comes back as the label (a JSON string); the
+        // engine gets the call it stands for.
+        let text = match req.decoding {
+            Decoding::Constrained => {
+                let labels = action_labels(&req.tools, &req.admissible);
+                call_of_label(&reply.text, &labels).unwrap_or(reply.text)
+            }
+            Decoding::Free => reply.text,
+        };
         Ok(ModelResponse {
-            text: reply.text,
+            text,
             prompt_tokens,
             completion_tokens,
             latency_ms: u64::try_from(start.elapsed().as_millis()).unwrap_or(u64::MAX),
@@ -624,32 +635,64 @@ pub fn params_schema(tool: &ToolSpec) -> J {
     ])
 }
 
-/// A call as the JSON object the engine's parser accepts, `tool` first.
-fn call_json(call: &ToolCall) -> J {
-    let args = call
-        .args
-        .iter()
-        .map(|a| (a.name.clone(), J::Val(a.value.clone())))
-        .collect();
-    J::obj([("tool", J::s(&call.tool)), ("args", J::Obj(args))])
-}
-
-/// The schema for constrained decoding. When the request lists admissible actions that
-/// parse as calls, exactly those, as one `enum` of call objects: the model cannot pick an
-/// action the environment says is not possible now. Otherwise one branch per tool
-/// (`{"tool": NAME, "args": {...}}` with typed arguments). `None` without tools.
-pub fn action_schema(tools: &[ToolSpec], admissible: &[String]) -> Option<J> {
-    if tools.is_empty() {
-        return None;
-    }
+/// The admissible actions that parse as calls, each with the short label the model writes
+/// under constrained decoding: the argument's value when every call is of one tool with
+/// one argument and the values are distinct (`look around` for `act("look around")`),
+/// else the call's canonical text. A label costs a small model 3–8 generated tokens where a
+/// call object costs 17–28, and generation is the slow part of a reply.
+pub fn action_labels(tools: &[ToolSpec], admissible: &[String]) -> Vec<(String, String)> {
     let calls: Vec<ToolCall> = admissible
         .iter()
         .filter_map(|a| parse_call(a, tools).ok())
         .collect();
-    if !calls.is_empty() {
+    let bare: Option<Vec<String>> = calls
+        .iter()
+        .map(|c| match (c.args.as_slice(), c.tool == calls[0].tool) {
+            ([a], true) => a.value.as_str().map(str::to_string),
+            _ => None,
+        })
+        .collect();
+    let distinct = |v: &Vec<String>| {
+        let mut s = v.clone();
+        s.sort();
+        s.dedup();
+        s.len() == v.len()
+    };
+    let labels = match bare {
+        Some(v) if distinct(&v) => v,
+        _ => calls.iter().map(|c| c.render(None)).collect(),
+    };
+    labels
+        .into_iter()
+        .zip(calls.iter().map(|c| c.render(None)))
+        .collect()
+}
+
+/// The call a constrained reply stands for: the reply is a JSON string holding one of the
+/// labels of [`action_labels`]. `None` when it is not (then the reply is passed on as it
+/// is, and the engine's parser judges it).
+fn call_of_label(reply: &str, labels: &[(String, String)]) -> Option<String> {
+    let label: String = serde_json::from_str(reply.trim()).ok()?;
+    labels
+        .iter()
+        .find(|(l, _)| *l == label)
+        .map(|(_, call)| call.clone())
+}
+
+/// The schema for constrained decoding. When the request lists admissible actions that
+/// parse as calls, exactly those, as one `enum` of their labels ([`action_labels`]): the
+/// model cannot pick an action the environment says is not possible now. Otherwise one
+/// branch per tool (`{"tool": NAME, "args": {...}}` with typed arguments). `None` without
+/// tools.
+pub fn action_schema(tools: &[ToolSpec], admissible: &[String]) -> Option<J> {
+    if tools.is_empty() {
+        return None;
+    }
+    let labels = action_labels(tools, admissible);
+    if !labels.is_empty() {
         return Some(J::obj([(
             "enum",
-            J::Arr(calls.iter().map(call_json).collect()),
+            J::Arr(labels.iter().map(|(l, _)| J::s(l)).collect()),
         )]));
     }
     let mut branches = Vec::new();
@@ -992,11 +1035,12 @@ mod tests {
         let t = tools();
         let s = action_schema(&t, &[r#"open("drawer")"#.into(), "bogus".into()]).expect("schema");
         let text = serde_json::to_string(&s).unwrap_or_default();
-        // Exactly the admissible actions that parse; `finish` is not admissible now.
-        assert_eq!(
-            text,
-            r#"{"enum":[{"tool":"open","args":{"target":"drawer"}}]}"#
-        );
+        // Exactly the admissible actions that parse; `finish` is not admissible now. One
+        // tool with one argument: the label is the argument.
+        assert_eq!(text, r#"{"enum":["drawer"]}"#);
+        let mixed = action_schema(&t, &[r#"open("drawer")"#.into(), "finish()".into()]);
+        let text = serde_json::to_string(&mixed.expect("schema")).unwrap_or_default();
+        assert_eq!(text, r#"{"enum":["open(\"drawer\")","finish()"]}"#);
         let free = action_schema(&t, &["bogus".into()]).expect("schema");
         let text = serde_json::to_string(&free).unwrap_or_default();
         assert!(text.starts_with(r#"{"anyOf":[{"type":"object""#), "{text}");
@@ -1008,6 +1052,24 @@ mod tests {
             text.starts_with(r#"{"type":"object","properties":{"tool""#),
             "{text}"
         );
+    }
+
+    #[test]
+    fn a_constrained_label_comes_back_as_its_call() {
+        let t = tools();
+        let labels = action_labels(&t, &[r#"open("drawer")"#.into(), r#"open("box 1")"#.into()]);
+        assert_eq!(
+            call_of_label(r#""box 1""#, &labels).as_deref(),
+            Some(r#"open("box 1")"#)
+        );
+        assert_eq!(call_of_label(r#""box 2""#, &labels), None);
+        assert_eq!(call_of_label("open(\"box 1\")", &labels), None);
+        // Two calls with the same argument: labels are whole calls, never ambiguous.
+        let labels = action_labels(
+            &t,
+            &[r#"open("drawer")"#.into(), r#"open("drawer")"#.into()],
+        );
+        assert!(labels.iter().all(|(l, c)| l == c), "{labels:?}");
     }
 
     #[test]

@@ -138,6 +138,21 @@ impl ModelSpec {
         }
     }
 
+    /// How many episodes to run at once when nobody said: one for a model behind HTTP,
+    /// else [`crate::runner::default_workers`]. A local llama.cpp-style server keeps one
+    /// prompt cache, so concurrent episodes evict each other's prefix and every request is
+    /// read from the start (measured with SmolLM2 on llama-cpp-python: 66 tokens of prefix
+    /// reused per request with two episodes in flight, the whole history with one; see
+    /// docs/MODELS.md). A server that batches many sequences (vLLM, SGLang) wants a large
+    /// `--workers` instead.
+    pub fn default_workers(&self) -> usize {
+        if self.needs_http() {
+            1
+        } else {
+            crate::runner::default_workers()
+        }
+    }
+
     /// What produces the replies, for response caches (see [`super::cache`]).
     pub fn model_id(&self) -> String {
         match self {
