@@ -450,7 +450,7 @@ fn judge(parent: &File, text: &str, target: &Target) -> Judged {
             .filter(|d| d.severity == Severity::Error)
             .count();
         let rendered = render_text("proposed.harness", text, &errors, false);
-        let head = if n == 0 {
+        let head = if checked.file.harness.is_none() {
             "the reply holds no harness (expected `harness NAME { ... }` in a ```harness block)"
                 .to_string()
         } else {
@@ -888,6 +888,9 @@ pub fn limits(parent: &File) -> String {
     let Some(h) = &parent.harness else {
         return s;
     };
+    // One line per (owner group, field, value, bounds): tools with the same option value
+    // share a line, `tools.{a,b}.retries`.
+    let mut lines: Vec<(Vec<String>, String)> = Vec::new();
     let mut field_lines = |owner: &str, present: Option<&[Field]>, specs: &[FieldSpec]| {
         for spec in specs {
             let f = present.and_then(|fs| fs.iter().find(|f| f.name.name == spec.name));
@@ -901,7 +904,15 @@ pub fn limits(parent: &File) -> String {
                 },
                 |f| show(&f.value.kind),
             );
-            let _ = writeln!(s, "- {owner}.{} = {now}; {}", spec.name, bounds_text(&b));
+            let rest = format!("{} = {now}; {}", spec.name, bounds_text(&b));
+            let tool = owner.starts_with("tools.");
+            match lines
+                .iter_mut()
+                .find(|(o, r)| tool && *r == rest && o[0].starts_with("tools."))
+            {
+                Some((owners, _)) => owners.push(owner.to_string()),
+                None => lines.push((vec![owner.to_string()], rest)),
+            }
         }
     };
     for sec in schema::SECTIONS {
@@ -928,6 +939,19 @@ pub fn limits(parent: &File) -> String {
                 );
             }
         }
+    }
+    for (owners, rest) in &lines {
+        let owner = match owners.as_slice() {
+            [one] => one.clone(),
+            many => format!(
+                "tools.{{{}}}",
+                many.iter()
+                    .map(|o| o.trim_start_matches("tools."))
+                    .collect::<Vec<_>>()
+                    .join(",")
+            ),
+        };
+        let _ = writeln!(s, "- {owner}.{rest}");
     }
     s.push_str("- prompts and rules: edit, add or remove any that is not @frozen\n");
     let frozen: Vec<String> = (0..h.items.len())
