@@ -297,7 +297,7 @@ struct EvolveArgs {
     #[arg(long, default_value_t = 2, requires = "proposer")]
     proposer_repairs: u32,
     /// The longest proposer reply asked for, in tokens (a whole harness).
-    #[arg(long, default_value_t = 768, requires = "proposer")]
+    #[arg(long, default_value_t = 640, requires = "proposer")]
     proposer_max_tokens: u32,
 }
 

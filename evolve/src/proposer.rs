@@ -43,7 +43,7 @@ use harnessx_compiler::{check_source, Severity};
 use harnessx_runtime::ir::Decoding;
 use harnessx_runtime::message::{Message, Role};
 use harnessx_runtime::models::spec::ModelSpec;
-use harnessx_runtime::models::ModelRequest;
+use harnessx_runtime::models::{Model, ModelError, ModelRequest};
 use harnessx_syntax::printer::strip_key;
 use harnessx_syntax::{print, Field, File, Harness, Item};
 use serde::{Deserialize, Serialize};
@@ -78,7 +78,7 @@ fn default_repairs() -> u32 {
 }
 
 fn default_max_tokens() -> u32 {
-    768
+    640
 }
 
 fn default_temperature() -> f64 {
@@ -190,6 +190,18 @@ pub fn propose(
     target: &Target,
     seed: u64,
 ) -> Proposed {
+    propose_with(&mut *model.build(), cfg, parent, catalog, target, seed)
+}
+
+/// [`propose`] with a model already built (tests pass their own).
+pub fn propose_with(
+    m: &mut dyn Model,
+    cfg: &ProposerConfig,
+    parent: &File,
+    catalog: &FailureCatalog,
+    target: &Target,
+    seed: u64,
+) -> Proposed {
     let mut stats = ProposerStats {
         proposals: 1,
         ..ProposerStats::default()
@@ -198,15 +210,32 @@ pub fn propose(
         msg(Role::System, SYSTEM),
         msg(Role::User, &prompt(parent, catalog)),
     ];
+    let mut first = first;
     let mut attempts: Vec<Attempt> = Vec::new();
-    let mut m = model.build();
     let mut messages = first.clone();
     let mut rationale: Option<String> = None;
     let mut last = String::from("no reply");
-    for i in 0..=cfg.repairs {
-        let req = request(cfg, messages, seed.wrapping_add(u64::from(i)));
+    let mut shortened = false;
+    let mut i = 0;
+    while i <= cfg.repairs {
+        let req = request(cfg, messages.clone(), seed.wrapping_add(u64::from(i)));
         let reply = match m.complete(&req) {
             Ok(r) => r.text,
+            // The first prompt overflows the model's context: once more without the
+            // language reference (the repairs carry the checker's messages instead).
+            Err(ModelError::ContextOverflow(e)) if i == 0 && !shortened => {
+                shortened = true;
+                attempts.push(Attempt {
+                    reply: String::new(),
+                    verdict: format!("the prompt overflows the model's context ({e}); asked again without the language reference"),
+                });
+                first = vec![
+                    msg(Role::System, SYSTEM),
+                    msg(Role::User, &prompt_with(parent, catalog, false)),
+                ];
+                messages = first.clone();
+                continue;
+            }
             Err(e) => {
                 stats.model_errors += 1;
                 last = format!("the proposer model failed: {e}");
@@ -258,6 +287,7 @@ pub fn propose(
                 ];
             }
         }
+        i += 1;
     }
     let n = attempts.len();
     Proposed {
@@ -805,13 +835,20 @@ fn diff_items(parent: &File, child: &File) -> Vec<(ChangeKind, String)> {
 /// The first request's user message: the harness, the failures, what may change, and the
 /// language reference.
 pub fn prompt(parent: &File, catalog: &FailureCatalog) -> String {
+    prompt_with(parent, catalog, true)
+}
+
+/// [`prompt`], with or without the language reference.
+fn prompt_with(parent: &File, catalog: &FailureCatalog, with_reference: bool) -> String {
     let mut s = String::new();
     let _ = writeln!(s, "# Current harness\n```harness\n{}```\n", print(parent));
     s.push_str(&failures(catalog));
     s.push('\n');
     s.push_str(&limits(parent));
-    s.push('\n');
-    s.push_str(&reference());
+    if with_reference {
+        s.push('\n');
+        s.push_str(&reference());
+    }
     s.push_str(
         "\nWrite the RATIONALE line, then the complete new harness in a ```harness block.\n",
     );
@@ -966,21 +1003,30 @@ pub fn limits(parent: &File) -> String {
 }
 
 /// The language reference the model needs, generated from the schema (the same tables
-/// docs/LANGUAGE.md is generated from), one line per construct.
+/// docs/LANGUAGE.md is generated from), kept short: the item forms, the hooks, each
+/// condition and action with the hooks where it is legal, the prompt variables.
 pub fn reference() -> String {
+    let writable = schema::HookSet::of(
+        &schema::Hook::ALL
+            .into_iter()
+            .filter(|h| !h.is_read_only())
+            .collect::<Vec<_>>(),
+    );
     let hooks = |set: schema::HookSet| -> String {
         if set == schema::HookSet::ALL {
             "any hook".into()
+        } else if set == writable {
+            "any but step_end, task_end".into()
         } else {
             set.iter().map(|h| h.name()).collect::<Vec<_>>().join(", ")
         }
     };
+    let names = |it: &mut dyn Iterator<Item = &'static str>| it.collect::<Vec<_>>().join(", ");
     let mut s = String::from(
         "# Language\n\
-         harness NAME \"description\" { ITEMS }\n\
-         Items: `loop { FIELD = VALUE }` (also model, context); \
-         `prompt NAME \"\"\"text with {{vars}}\"\"\"`; `tool NAME(PARAM: TYPE) \"what it does\"`; \
-         `on HOOK [as NAME] [when CONDITION] { ACTIONS }`. Annotations go on the line above.\n",
+         harness NAME \"description\" { ITEMS }. Items: `loop { FIELD = VALUE }` (also model, \
+         context); `prompt NAME \"\"\"text with {{vars}}\"\"\"`; `tool NAME(PARAM: TYPE) \"what it \
+         does\"`; rules `on HOOK [as NAME] [when CONDITION] { one ACTION per line }`.\n",
     );
     let ro: Vec<&str> = schema::Hook::ALL
         .iter()
@@ -989,15 +1035,11 @@ pub fn reference() -> String {
         .collect();
     let _ = writeln!(
         s,
-        "Hooks, in order: {} ({} are read-only: `log` only).",
-        schema::Hook::ALL
-            .iter()
-            .map(|h| h.name())
-            .collect::<Vec<_>>()
-            .join(", "),
+        "Hooks, in order: {} ({}: `log` only).",
+        names(&mut schema::Hook::ALL.iter().map(|h| h.name())),
         ro.join(", ")
     );
-    s.push_str("Conditions (combine with and, or, not, parentheses) [where legal]:\n");
+    s.push_str("Conditions, combined with and, or, not [legal hooks]:\n");
     for d in schema::DETECTORS {
         let form = match d.args {
             DetectorArgs::None => d.name.to_string(),
@@ -1005,37 +1047,27 @@ pub fn reference() -> String {
             DetectorArgs::Named(args) => format!(
                 "{}({})",
                 d.name,
-                args.iter()
-                    .map(|a| format!("{} = N", a.name))
-                    .collect::<Vec<_>>()
-                    .join(", ")
+                names(&mut args.iter().map(|a| a.name)).replace(", ", " = N, ") + " = N"
             ),
         };
-        let _ = writeln!(s, "- {form} [{}]: {}", hooks(d.hooks), d.doc);
+        // The names say what they detect; `repeated_action` is explained by its form.
+        let _ = writeln!(s, "- {form} [{}]", hooks(d.hooks));
     }
-    for m in schema::METRICS {
-        let _ = writeln!(
-            s,
-            "- {} >= N (also >, <, <=, ==, !=) [{}]: {}",
-            m.name,
-            hooks(m.hooks),
-            m.doc
-        );
-    }
-    for sub in schema::SUBJECTS {
-        let _ = writeln!(
-            s,
-            "- {} matches \"REGEX\" [{}]: {}",
-            sub.name,
-            hooks(sub.hooks),
-            sub.doc
-        );
-    }
-    s.push_str("Actions, one per line [where legal]:\n");
+    let _ = writeln!(
+        s,
+        "- counts {} compared: `step >= 5` (>, <, <=, ==, != too)",
+        names(&mut schema::METRICS.iter().map(|m| m.name))
+    );
+    let _ = writeln!(
+        s,
+        "- texts {}: `output matches \"REGEX\"`",
+        names(&mut schema::SUBJECTS.iter().map(|m| m.name))
+    );
+    s.push_str("Actions [legal hooks]:\n");
     for a in schema::ACTIONS {
         let usage = match a.message {
-            MessageSpec::Variant(vs) => format!("{} ({})", a.usage, vs.join(" | ")),
-            _ => a.usage.to_string(),
+            MessageSpec::Variant(vs) => a.usage.replace("STRATEGY", &vs.join("|")),
+            _ => a.usage.replace("  |  ", " or "),
         };
         let fallback = if a.can_fail {
             "; may be followed by `otherwise ACTION`"
@@ -1044,11 +1076,15 @@ pub fn reference() -> String {
         };
         let _ = writeln!(s, "- {usage} [{}]: {}{fallback}", hooks(a.hooks), a.doc);
     }
-    let vars: Vec<String> = schema::TEMPLATE_VARS
-        .iter()
-        .map(|v| format!("{{{{{}}}}}", v.name))
-        .collect();
-    let _ = writeln!(s, "Prompt variables: {}.", vars.join(", "));
+    let _ = writeln!(
+        s,
+        "Prompt variables: {}.",
+        schema::TEMPLATE_VARS
+            .iter()
+            .map(|v| format!("{{{{{}}}}}", v.name))
+            .collect::<Vec<_>>()
+            .join(", ")
+    );
     s
 }
 

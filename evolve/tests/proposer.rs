@@ -17,6 +17,7 @@ use harnessx_evolve::proposer::{self, ProposerConfig};
 use harnessx_evolve::round::{Abort, Quiet, ABORTED};
 use harnessx_evolve::run::{self, Options};
 use harnessx_runtime::models::spec::ModelSpec;
+use harnessx_runtime::models::{Model, ModelError, ModelRequest, ModelResponse};
 use harnessx_syntax::{parse, print, File};
 
 /// A household seed with a short step limit (room to improve), a frozen rule and a frozen
@@ -285,6 +286,64 @@ fn the_planner_gives_the_proposer_one_slot() {
         Some(FailureClass::Unknown)
     );
     assert!(proposer_proposal(&FailureCatalog::new(4)).is_none());
+}
+
+/// A server with a small context: refuses prompts over `limit` characters.
+struct SmallContext {
+    limit: usize,
+    reply: String,
+    asked: Vec<usize>,
+}
+
+impl Model for SmallContext {
+    fn complete(&mut self, req: &ModelRequest) -> Result<ModelResponse, ModelError> {
+        let n: usize = req.messages.iter().map(|m| m.content.len()).sum();
+        self.asked.push(n);
+        if n > self.limit {
+            return Err(ModelError::ContextOverflow(
+                "maximum context length is 2048 tokens".into(),
+            ));
+        }
+        Ok(ModelResponse {
+            text: self.reply.clone(),
+            prompt_tokens: 0,
+            completion_tokens: 0,
+            latency_ms: 0,
+        })
+    }
+}
+
+#[test]
+fn a_prompt_that_overflows_is_sent_again_without_the_reference() {
+    let full = proposer::prompt(&seed_file(), &catalog(6)).len() + proposer::SYSTEM.len();
+    let harness = edit("max_steps = 8 @evolve", "max_steps = 30 @evolve");
+    let mut m = SmallContext {
+        limit: full - proposer::reference().len() / 2,
+        reply: reply("more steps", &harness),
+        asked: Vec::new(),
+    };
+    let cfg = ProposerConfig::new("scripted:unused");
+    let target = Target::new(FailureClass::StepBudget);
+    let p = proposer::propose_with(&mut m, &cfg, &seed_file(), &catalog(6), &target, 1);
+    assert!(p.result.is_ok(), "{:?}", p.attempts);
+    assert_eq!(m.asked.len(), 2);
+    assert!(m.asked[1] < m.asked[0]);
+    assert!(
+        p.attempts[0].verdict.contains("overflows"),
+        "{:?}",
+        p.attempts
+    );
+    assert!(!p.prompt[1].content.contains("# Language"));
+    // A model error that persists ends the proposal; the slot is rejected.
+    let mut tiny = SmallContext {
+        limit: 10,
+        reply: String::new(),
+        asked: Vec::new(),
+    };
+    let p = proposer::propose_with(&mut tiny, &cfg, &seed_file(), &catalog(6), &target, 1);
+    let why = p.result.expect_err("rejected");
+    assert!(why.contains("the proposer model failed"), "{why}");
+    assert_eq!(p.stats.model_errors, 1);
 }
 
 // ---- end to end -------------------------------------------------------------------------
