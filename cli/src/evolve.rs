@@ -9,6 +9,7 @@ use harnessx_evolve::checkpoint::{Checkpoint, Config};
 use harnessx_evolve::gate::{GateConfig, Test};
 use harnessx_evolve::ledger::Cost;
 use harnessx_evolve::progress::Bars;
+use harnessx_evolve::proposer::ProposerConfig;
 use harnessx_evolve::round::Abort;
 use harnessx_evolve::run::{self, Options};
 use harnessx_runtime::models::spec::ModelSpec;
@@ -40,6 +41,10 @@ pub struct EvolveArgs {
     pub bootstrap: bool,
     pub no_build: bool,
     pub workers: Option<usize>,
+    /// `--proposer` and its settings.
+    pub proposer: Option<String>,
+    pub proposer_repairs: u32,
+    pub proposer_max_tokens: u32,
 }
 
 /// The evaluation threads: as given, else the model's default (one for an `openai:`
@@ -117,6 +122,11 @@ pub fn evolve(a: &EvolveArgs, color: bool) -> u8 {
         },
         min_class_episodes: 2,
         epsilon: 0.1,
+        proposer: a.proposer.as_ref().map(|spec| ProposerConfig {
+            repairs: a.proposer_repairs,
+            max_tokens: a.proposer_max_tokens,
+            ..ProposerConfig::new(spec.clone())
+        }),
     };
     let opts = Options {
         out: a

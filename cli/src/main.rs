@@ -288,6 +288,18 @@ struct EvolveArgs {
     /// server reuses its prompt cache); results do not depend on it.
     #[arg(long)]
     workers: Option<usize>,
+    /// An open-ended proposer: this model (`openai:…`, `cache:DIR:SPEC`, `replay:DIR`,
+    /// `scripted:PATH`) is asked for a whole new harness each round and fills one of the
+    /// K candidate slots (docs/EVOLUTION.md). Use `cache:DIR:openai:…` so `resume` gets
+    /// the same replies.
+    #[arg(long, value_name = "SPEC")]
+    proposer: Option<String>,
+    /// Repair requests after a proposer reply that does not check or breaks the limits.
+    #[arg(long, default_value_t = 2, requires = "proposer")]
+    proposer_repairs: u32,
+    /// The longest proposer reply asked for, in tokens (a whole harness).
+    #[arg(long, default_value_t = 640, requires = "proposer")]
+    proposer_max_tokens: u32,
 }
 
 #[derive(Debug, clap::Args)]
@@ -466,6 +478,9 @@ fn main() -> ExitCode {
                 bootstrap: a.bootstrap,
                 no_build: a.no_build,
                 workers: a.workers,
+                proposer: a.proposer,
+                proposer_repairs: a.proposer_repairs,
+                proposer_max_tokens: a.proposer_max_tokens,
             },
             color,
         ),

@@ -63,3 +63,35 @@ fn evolve_runs_the_declared_model_unless_model_overrides_it() {
     );
     assert!(out.contains("model sim:medium, from --model\n"), "{out}");
 }
+
+#[test]
+fn evolve_takes_a_proposer_and_reports_its_check_rate() {
+    let dir = scratch("proposer");
+    std::fs::create_dir_all(&dir).unwrap();
+    let replies = dir.join("replies.txt");
+    std::fs::write(&replies, "I would rather not.\n").unwrap();
+    let spec = format!("scripted:{}", replies.display());
+    let out = dir.join("run");
+    let o = evolve(&out, &["--proposer", &spec, "--proposer-repairs", "1"]);
+    let text = String::from_utf8_lossy(&o.stdout);
+    assert_eq!(
+        o.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    assert!(
+        text.contains("proposer: 0 of 1 proposals became candidates; 0 of 2 replies checked"),
+        "{text}"
+    );
+    let ledgers = std::fs::read_to_string(out.join("ledgers.json")).unwrap();
+    assert!(
+        ledgers.contains("proposer: no usable harness after 2 replies"),
+        "{ledgers}"
+    );
+
+    let o = evolve(&dir.join("bad"), &["--proposer", "nope:1"]);
+    assert_ne!(o.status.code(), Some(0));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(err.contains("--proposer: unknown model `nope:1`"), "{err}");
+}

@@ -14,6 +14,7 @@ use crate::gate::GateConfig;
 use crate::ledger::{load_json, save_json, Budget, Cost, Ledgers};
 use crate::manifest::{FailureClass, Manifest};
 use crate::planner::Bandit;
+use crate::proposer::{ProposerConfig, ProposerStats};
 
 /// Bumped whenever the file's meaning changes; older files are refused with a message.
 pub const VERSION: u32 = 1;
@@ -49,6 +50,11 @@ pub struct Config {
     pub min_class_episodes: u64,
     /// The planner's exploration rate.
     pub epsilon: f64,
+    /// The open-ended proposer (`--proposer`), which then fills one of the K slots of
+    /// every round. Kept here so `resume` asks the same model: with a `cache:` spec the
+    /// replies already given are served from the cache. Absent in older checkpoints.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub proposer: Option<ProposerConfig>,
 }
 
 /// One evaluated candidate.
@@ -117,6 +123,13 @@ pub struct Checkpoint {
     pub rounds: Vec<RoundRecord>,
     pub stopped: Option<String>,
     pub final_result: Option<Final>,
+    /// What the proposer did so far (zero without one).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub proposer_stats: ProposerStats,
+}
+
+fn is_zero(s: &ProposerStats) -> bool {
+    *s == ProposerStats::default()
 }
 
 impl Checkpoint {

@@ -10,6 +10,10 @@
 //! - [`fragments`]: the instruction sentences and rule messages per failure class.
 //! - [`digest`]: the Digester: each failed episode's failure class with evidence, from its
 //!   trace; the persistent failure catalog and when a round is actionable.
+//! - [`proposer`]: the open-ended proposer (`--proposer`): a model asked for a whole new
+//!   version of the harness from the source, a schema-generated language reference, the
+//!   failure catalog and the evolvable fields' bounds; replies parsed, checked, repaired
+//!   and held to `@frozen` and the bounds before they become a candidate.
 //! - [`planner`]: the Thompson-sampling bandit over (operator, failure class) arms that
 //!   picks each round's proposals, how a run chooses them ([`planner::Arm`]: AEGIS,
 //!   prompt-only, random mutation search), and the `landscape.md` writer.
@@ -37,13 +41,14 @@
 //! 2. `ledger`, `fragments`;
 //! 3. `digest`, `gate`;
 //! 4. `operators`;
-//! 5. `planner` (the bandit, the arms and their proposals);
-//! 6. `checkpoint`;
-//! 7. `emit`;
-//! 8. `round`;
-//! 9. `run`, `progress`;
-//! 10. `arms`, `report`;
-//! 11. `bench`.
+//! 5. `proposer`;
+//! 6. `planner` (the bandit, the arms and their proposals);
+//! 7. `checkpoint`;
+//! 8. `emit`;
+//! 9. `round`;
+//! 10. `run`, `progress`;
+//! 11. `arms`, `report`;
+//! 12. `bench`.
 
 pub mod arms;
 pub mod bench;
@@ -57,6 +62,7 @@ pub mod manifest;
 pub mod operators;
 pub mod planner;
 pub mod progress;
+pub mod proposer;
 pub mod report;
 pub mod round;
 pub mod run;

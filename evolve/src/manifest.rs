@@ -86,6 +86,10 @@ pub enum OperatorId {
     ToolReliability,
     /// A reference added to `context.pin`.
     AddPin,
+    /// The open-ended proposer: a model asked for a whole new version of the harness
+    /// (`--proposer`, see `crate::proposer`). Not one of [`OperatorId::ALL`], the typed
+    /// operators the planner's arms and random search draw from.
+    Proposer,
 }
 
 impl OperatorId {
@@ -112,11 +116,15 @@ impl OperatorId {
             OperatorId::SwapFragment => "swap_fragment",
             OperatorId::ToolReliability => "tool_reliability",
             OperatorId::AddPin => "add_pin",
+            OperatorId::Proposer => "proposer",
         }
     }
 
     pub fn from_name(name: &str) -> Option<OperatorId> {
-        OperatorId::ALL.into_iter().find(|o| o.name() == name)
+        OperatorId::ALL
+            .into_iter()
+            .chain([OperatorId::Proposer])
+            .find(|o| o.name() == name)
     }
 
     /// Operators that only edit prompt text (the "prompt-only evolution" baseline arm).
@@ -178,4 +186,7 @@ pub struct Manifest {
     /// What the planner saw (trace excerpts, episode ids); its length is the evidence count.
     pub evidence: Vec<String>,
     pub predicted: Impact,
+    /// The proposer's one-line reason for its edit (`None` for the typed operators).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rationale: Option<String>,
 }

@@ -20,6 +20,15 @@
 //! The generator is derived from `(seed, round)`, so a resumed run proposes exactly what
 //! the interrupted one would have.
 //!
+//! # The open-ended proposer
+//!
+//! With `--proposer` ([`crate::proposer`]) the bandit fills K - 1 slots and the proposer
+//! the last one ([`operator_slots`], [`proposer_proposal`]), aimed at the round's most
+//! frequent class other than `unknown` (else `unknown`). It needs no class an operator
+//! targets: a round whose failures are all `unknown`, or too few per class for the
+//! operators, still goes ahead with the proposer alone. A round without failed episodes
+//! stops as before.
+//!
 //! # Arms
 //!
 //! [`Arm`] says how a run chooses its proposals: AEGIS as above, the planner restricted to
@@ -69,6 +78,8 @@ pub enum Pick {
     /// The epsilon draw.
     Explore,
     Thompson,
+    /// The open-ended proposer's slot.
+    Proposer,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -213,6 +224,38 @@ impl Bandit {
     pub fn load(path: &Path) -> std::io::Result<Self> {
         load_json(path)
     }
+}
+
+/// The slots of a round the bandit (or random search) fills: K, less one for the
+/// proposer when there is one.
+pub fn operator_slots(k: usize, proposer: bool) -> usize {
+    if proposer {
+        k.saturating_sub(1)
+    } else {
+        k
+    }
+}
+
+/// The proposer's proposal for a round with this catalog: its most frequent class other
+/// than `unknown` (else `unknown`); `None` when no episode failed.
+pub fn proposer_proposal(catalog: &FailureCatalog) -> Option<Proposal> {
+    if catalog.failures == 0 {
+        return None;
+    }
+    let ranked = catalog.ranked();
+    let class = ranked
+        .iter()
+        .find(|(c, _)| *c != FailureClass::Unknown)
+        .or(ranked.first())
+        .map_or(FailureClass::Unknown, |(c, _)| *c);
+    let share = catalog.count(class) as f64 / catalog.failures as f64;
+    Some(proposal(
+        OperatorId::Proposer.name(),
+        class,
+        Pick::Proposer,
+        share,
+        share,
+    ))
 }
 
 /// Every (operator, class) arm of the operators module's mapping, classes in catalog
@@ -418,6 +461,7 @@ impl Landscape<'_> {
                 Pick::Forced => "forced exploration",
                 Pick::Explore => "epsilon",
                 Pick::Thompson => "Thompson sampling",
+                Pick::Proposer => "open-ended proposer",
             };
             let _ = writeln!(
                 s,

@@ -16,6 +16,8 @@ use crate::ledger::{Cost, LedgerEntry, Scores};
 use crate::manifest::{FailureClass, OperatorId};
 use crate::operators::{try_propose, Candidate, Rng, Target};
 use crate::planner::{operator_arms, random_proposals, write_landscape, Arm, Landscape};
+use crate::planner::{operator_slots, proposer_proposal};
+use crate::proposer::{self, write_transcript, ProposerConfig};
 use crate::stats::SeededRng;
 use harnessx_runtime::models::spec::ModelSpec;
 
@@ -63,6 +65,9 @@ pub struct Ctx<'a> {
     pub workers: usize,
     pub abort: Option<Abort>,
     pub observer: &'a mut dyn Observer,
+    /// The open-ended proposer and its model, when the config has one (parsed once per
+    /// run).
+    pub proposer: Option<(&'a ProposerConfig, &'a ModelSpec)>,
 }
 
 /// Seed of the `slot`-th random stream of `round` (operators, bootstrap).
@@ -168,18 +173,24 @@ pub fn run_round_as(
         stopped: None,
     };
     let arms = arm.planner_arms().unwrap_or_else(operator_arms);
-    let proposals = if arm == Arm::Random {
+    let slots = operator_slots(cfg.k, ctx.proposer.is_some());
+    let mut proposals = if arm == Arm::Random {
         // No digester-driven choice and no bandit: operators and classes drawn uniformly.
-        random_proposals(stream(cfg.seed, r, 5000), cfg.k)
+        random_proposals(stream(cfg.seed, r, 5000), slots)
     } else {
         match round_cat.stop_reason(cfg.min_class_episodes) {
             Some(why) => {
                 record.stopped = Some(format!("digester: {why}"));
                 Vec::new()
             }
-            None => cp.bandit.propose(r, &arms, &round_cat, cfg.k),
+            None => cp.bandit.propose(r, &arms, &round_cat, slots),
         }
     };
+    // The proposer's slot: it needs no class an operator targets, only a failure.
+    if let Some(p) = ctx.proposer.and_then(|_| proposer_proposal(&round_cat)) {
+        record.stopped = None;
+        proposals.push(p);
+    }
     if record.stopped.is_none() && proposals.is_empty() {
         record.stopped = Some("planner: no arm targets this round's failures".into());
     }
@@ -189,6 +200,7 @@ pub fn run_round_as(
     let parent_file = parse(&cp.parent_source).file;
     let mut entries: Vec<Entry> = Vec::new();
     let mut seen = vec![cp.parent_source.clone()];
+    let mut transcripts = Vec::new();
     for (i, p) in proposals.iter().enumerate() {
         let id = format!("r{r}c{i}");
         let target = if arm == Arm::Random {
@@ -196,11 +208,21 @@ pub fn run_round_as(
         } else {
             Target::new(p.class).with_evidence(evidence_lines(&round_cat, p.class))
         };
-        let made = OperatorId::from_name(&p.operator)
-            .ok_or_else(|| format!("unknown operator `{}`", p.operator))
-            .and_then(|op| {
+        let made = match (OperatorId::from_name(&p.operator), ctx.proposer) {
+            (Some(OperatorId::Proposer), Some((pcfg, spec))) => {
+                ctx.observer.step("asking the proposer for a new harness");
+                let seed = stream(cfg.seed, r, i as u64);
+                let asked = proposer::propose(spec, pcfg, &parent_file, &round_cat, &target, seed);
+                cp.proposer_stats.add(&asked.stats);
+                let result = asked.result.clone();
+                transcripts.push((id.clone(), asked));
+                result
+            }
+            (Some(op), _) => {
                 make_candidate(&parent_file, &target, op, stream(cfg.seed, r, i as u64))
-            });
+            }
+            (None, _) => Err(format!("unknown operator `{}`", p.operator)),
+        };
         let (cand, reason) = match made {
             Ok(c) if seen.contains(&c.source) => (
                 None,
@@ -401,6 +423,9 @@ pub fn run_round_as(
             record.shipped = Some(e.record.id.clone());
             *parent_eval = eval;
         }
+    }
+    for (id, asked) in &transcripts {
+        write_transcript(ctx.out, id, asked)?;
     }
     record.candidates = entries.into_iter().map(|e| e.record).collect();
     record.used = cp.budget.used;

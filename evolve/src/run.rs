@@ -152,6 +152,9 @@ pub fn start_as(
     if cfg.k == 0 || cfg.train_tasks == 0 || cfg.seeds_per_task == 0 {
         return Err("candidates, train tasks and seeds per task must be at least 1".into());
     }
+    if let Some(p) = &cfg.proposer {
+        p.model_spec()?;
+    }
     let ir = static_check(&cfg.seed_source).map_err(|e| format!("{}: {e}", cfg.file))?;
     let canonical = print(&parse(&cfg.seed_source).file);
     write_text(&opts.out, "seed.harness", &canonical)?;
@@ -175,6 +178,7 @@ pub fn start_as(
         rounds: Vec::new(),
         stopped: None,
         final_result: None,
+        proposer_stats: Default::default(),
         config: cfg,
     };
     cp.save(&opts.out)?;
@@ -197,6 +201,10 @@ fn drive(
     obs: &mut dyn Observer,
 ) -> Result<Checkpoint, String> {
     let pairs = train_pairs(&cp.config);
+    let proposer = match &cp.config.proposer {
+        Some(p) => Some((p.clone(), p.model_spec()?)),
+        None => None,
+    };
     if arm == Arm::Seed && cp.stopped.is_none() {
         cp.stopped = Some("seed arm: no evolution".into());
     }
@@ -219,6 +227,7 @@ fn drive(
             workers: opts.workers,
             abort: opts.abort,
             observer: obs,
+            proposer: proposer.as_ref().map(|(c, m)| (c, m)),
         };
         run_round_as(&mut cp, &mut eval, &mut ctx, arm)?;
         parent_eval = Some(eval);
@@ -318,6 +327,9 @@ pub fn summary_text(cp: &Checkpoint, simulated: bool) -> String {
                 r.round, c.operator, c.class, c.summary
             ));
         }
+    }
+    if cp.config.proposer.is_some() {
+        s.push_str(&format!("{}\n", cp.proposer_stats.line()));
     }
     let u = cp.budget.used;
     s.push_str(&format!(

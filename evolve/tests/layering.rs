@@ -9,6 +9,7 @@ const LAYERS: &[&[&str]] = &[
     &["ledger", "fragments"],
     &["digest", "gate"],
     &["operators"],
+    &["proposer"],
     &["planner"],
     &["checkpoint"],
     &["emit"],

@@ -151,6 +151,7 @@ pub(super) fn config(plan: &Plan, env: &str, tier: &str, seed: u64) -> Result<Co
         },
         min_class_episodes: 2,
         epsilon: 0.1,
+        proposer: None,
     })
 }
 

@@ -130,6 +130,7 @@ impl Candidate {
             changed_paths: items,
             evidence: target.evidence.clone(),
             predicted: edit.predicted,
+            rationale: None,
         };
         Some(Candidate {
             file: parsed.file,

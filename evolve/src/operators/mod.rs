@@ -47,6 +47,8 @@ pub fn applicable(op: OperatorId, file: &File, target: &Target) -> bool {
         OperatorId::SwapFragment => swap_fragment::applicable(file, target),
         OperatorId::ToolReliability => tool_reliability::applicable(file, target),
         OperatorId::AddPin => add_pin::applicable(file, target),
+        // Not a typed operator: the round asks `crate::proposer` instead.
+        OperatorId::Proposer => false,
     }
 }
 
@@ -62,6 +64,7 @@ pub fn apply(op: OperatorId, file: &File, rng: &mut Rng, target: &Target) -> Opt
         OperatorId::SwapFragment => swap_fragment::apply(file, rng, target),
         OperatorId::ToolReliability => tool_reliability::apply(file, rng, target),
         OperatorId::AddPin => add_pin::apply(file, rng, target),
+        OperatorId::Proposer => None,
     }
 }
 

@@ -6,8 +6,12 @@
 //! # evolved r3: insert_rule for malformed_call (12 episodes), train 0.40 -> 0.62, p = 0.008
 //! ```
 //!
-//! A newer comment replaces an older `# evolved` one on the same item, so a file evolved
-//! for many rounds carries one line per item, not a pile. A removed rule has no item left;
+//! A candidate of the open-ended proposer also carries the model's one-line rationale, on
+//! the line below: `# proposer: keep taken actions out of the prompt's list`.
+//!
+//! A newer comment replaces an older `# evolved` one on the same item (and a newer
+//! rationale an older one), so a file evolved for many rounds carries one line per item,
+//! not a pile. A removed rule has no item left;
 //! its note goes to the end of the harness body instead (again replacing an older one).
 
 use harnessx_syntax::File;
@@ -16,9 +20,27 @@ use super::node;
 use crate::manifest::{ChangeKind, Manifest};
 
 const MARK: &str = "evolved r";
+const RATIONALE: &str = "proposer: ";
 
 fn is_provenance(comment: &str) -> bool {
     comment.trim_start().starts_with(MARK)
+}
+
+fn is_rationale(comment: &str) -> bool {
+    comment.trim_start().starts_with(RATIONALE)
+}
+
+/// The rationale comment (after `#`): one line of printable text, at most 200 characters.
+pub fn rationale_line(rationale: &str) -> String {
+    let one: String = rationale
+        .split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ")
+        .chars()
+        .filter(|c| !c.is_control())
+        .take(200)
+        .collect();
+    format!(" {RATIONALE}{one}")
 }
 
 fn p_text(p: f64) -> String {
@@ -65,11 +87,23 @@ pub fn annotate(
         .iter()
         .filter_map(|p| node::item_index(h, p))
         .collect();
+    let why = manifest.rationale.as_deref().map(rationale_line);
     for i in indices {
         let leading = &mut h.items[i].comments_mut().leading;
-        match leading.iter().position(|c| is_provenance(c)) {
-            Some(k) => leading[k] = line.clone(),
-            None => leading.push(line.clone()),
+        // The item's older rationale belonged to its older provenance line.
+        leading.retain(|c| !is_rationale(c));
+        let at = match leading.iter().position(|c| is_provenance(c)) {
+            Some(k) => {
+                leading[k] = line.clone();
+                k
+            }
+            None => {
+                leading.push(line.clone());
+                leading.len() - 1
+            }
+        };
+        if let Some(w) = &why {
+            leading.insert(at + 1, w.clone());
         }
     }
     let removed: Vec<&str> = manifest
