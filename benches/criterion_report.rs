@@ -21,7 +21,7 @@ use std::path::Path;
 use serde_json::Value;
 
 /// The front end at these sizes (`codegen/<n>_lines`).
-const CODEGEN_SIZES: [u64; 3] = [100, 1_000, 10_000];
+const CODEGEN_SIZES: [u64; 4] = [100, 300, 1_000, 10_000];
 const CODEGEN_FUNCTION: &str = "parse+check+lower+codegen";
 const CODEGEN_CMD: &str = "cargo bench -p harnessx-benches --bench codegen";
 const RUNTIME_CMD: &str = "cargo bench -p harnessx-benches --bench runtime";
@@ -325,7 +325,8 @@ fn frontend(s: &mut String, r: &Results) {
             missing.join(", ")
         );
     }
-    if let (Some(small), Some(large)) = (found[0].1, found[2].1) {
+    let last = found.len() - 1;
+    if let (Some(small), Some(large)) = (found[0].1, found[last].1) {
         let size = lines(10_000, large).0 / lines(100, small).0;
         let _ = writeln!(
             s,
@@ -712,7 +713,7 @@ mod tests {
     fn the_fixture_renders_every_table() {
         let md = render(&fixture()).expect("renders");
         assert!(md.starts_with("## Compiler and runtime benchmarks (criterion)\n"));
-        // Front end: 100 and 1,000 lines measured, 10,000 missing.
+        // Front end: 100 and 1,000 lines measured, 300 and 10,000 missing.
         assert!(
             md.contains("| 100 lines | 100 | 5.00 ms [4.90, 5.10] | 1.00x | 50.0 µs | 1.00x |"),
             "{md}"
@@ -722,8 +723,9 @@ mod tests {
             "{md}"
         );
         assert!(md.contains("| 10,000 lines | — | not run | — | — | — |"));
+        assert!(md.contains("| 300 lines | — | not run | — | — | — |"));
         assert!(md.contains(
-            "No results for `codegen/10000_lines`: run `cargo bench -p harnessx-benches --bench codegen`."
+            "No results for `codegen/300_lines`, `codegen/10000_lines`: run `cargo bench -p harnessx-benches --bench codegen`."
         ));
         // Per step: 100 steps; the whole interpreted step is 50 µs.
         assert!(

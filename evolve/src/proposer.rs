@@ -51,7 +51,7 @@ use serde::{Deserialize, Serialize};
 use crate::digest::{class_name, FailureCatalog};
 use crate::ledger::save_json;
 use crate::manifest::{ChangeKind, FailureClass, OperatorId};
-use crate::operators::bounds::{field_bounds, lit_num, to_value, Bounds};
+use crate::operators::bounds::{field_bounds, to_value, Bounds};
 use crate::operators::candidate::{verify, Candidate, Edit, Rejection, Target};
 use crate::operators::node::{is_frozen, item_path, rule_items, show};
 
@@ -710,7 +710,7 @@ fn removal(specs: &[FieldSpec], f: &Field, path: &str) -> Option<String> {
     match (field_bounds(spec, Some(f)), spec.default) {
         (None, _) => keep(),
         (Some(_), None) => None, // unset is allowed
-        (Some(Bounds::Num(iv)), Some(d)) => match lit_num(d) {
+        (Some(Bounds::Num(iv)), Some(d)) => match d.num() {
             Some(x) if iv.contains(x) => None,
             _ => Some(format!(
                 "removing `{path}` resets it to its default {d}, outside its bounds {}",
@@ -1018,7 +1018,10 @@ pub fn reference() -> String {
         } else if set == writable {
             "any but step_end, task_end".into()
         } else {
-            set.iter().map(|h| h.name()).collect::<Vec<_>>().join(", ")
+            set.iter()
+                .map(|h| h.as_str())
+                .collect::<Vec<_>>()
+                .join(", ")
         }
     };
     let names = |it: &mut dyn Iterator<Item = &'static str>| it.collect::<Vec<_>>().join(", ");
@@ -1031,12 +1034,12 @@ pub fn reference() -> String {
     let ro: Vec<&str> = schema::Hook::ALL
         .iter()
         .filter(|h| h.is_read_only())
-        .map(|h| h.name())
+        .map(|h| h.as_str())
         .collect();
     let _ = writeln!(
         s,
         "Hooks, in order: {} ({}: `log` only).",
-        names(&mut schema::Hook::ALL.iter().map(|h| h.name())),
+        names(&mut schema::Hook::ALL.iter().map(|h| h.as_str())),
         ro.join(", ")
     );
     s.push_str("Conditions, combined with and, or, not [legal hooks]:\n");
