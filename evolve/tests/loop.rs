@@ -377,5 +377,37 @@ fn a_killed_fixed_gate_run_resumes_to_the_identical_harness() {
         std::fs::read_to_string(whole.join("lineage.json")).unwrap()
     );
     let _ = std::fs::remove_dir_all(&out);
+
+    // A checkpoint written before the gate had modes (no `mode`, `block`, `episodes`,
+    // `pairs`) loads as the fixed gate it ran and resumes to the same harness and budget.
+    let out = out_dir("old-fixed");
+    let mut cfg = config(5, 1000);
+    cfg.gate.mode = GateMode::Fixed;
+    let e = run::start(
+        cfg,
+        &opts(&out, Some(Abort::AfterCheckpoint(1))),
+        &mut Quiet,
+    )
+    .unwrap_err();
+    assert_eq!(e, ABORTED);
+    let path = out.join("checkpoint.json");
+    let mut v: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+    let gate = v["config"]["gate"].as_object_mut().unwrap();
+    assert!(gate.remove("mode").is_some() && gate.remove("block").is_some());
+    for round in v["rounds"].as_array_mut().unwrap() {
+        for c in round["candidates"].as_array_mut().unwrap() {
+            let c = c.as_object_mut().unwrap();
+            c.remove("episodes");
+            c.remove("pairs");
+        }
+    }
+    std::fs::write(&path, serde_json::to_string_pretty(&v).unwrap()).unwrap();
+    let resumed = run::resume(&opts(&out, None), &mut Quiet).unwrap();
+    assert_eq!(resumed.config.gate.mode, GateMode::Fixed);
+    assert_eq!(resumed.parent_source, cp.parent_source);
+    assert_eq!(resumed.budget, cp.budget);
+    assert_eq!(resumed.ledgers, cp.ledgers);
+    let _ = std::fs::remove_dir_all(&out);
     let _ = std::fs::remove_dir_all(&whole);
 }
