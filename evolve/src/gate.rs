@@ -495,8 +495,8 @@ impl GateRun {
 /// and judges it against `parent`, as `cfg.mode` says.
 ///
 /// Fixed: one run on all pairs, then [`judge`]. Racing: blocks of [`block_size`] pairs in
-/// [`racing_order`]; after each block short of the last, the candidate is dropped if it is
-/// [`futile`]. A candidate that is never dropped has run on every pair and is decided by
+/// [`racing_order`]; before each block (the first included) the candidate is dropped if it
+/// is [`futile`]. A candidate that is never dropped has run on every pair and is decided by
 /// [`judge`] on the outcomes in pair order, exactly as the fixed gate decides. So with the
 /// same outcomes both modes ship the same candidates: a drop only ever happens to a
 /// candidate the full-sample test would reject. Episodes are independent (each gets a
@@ -539,24 +539,8 @@ where
         traces: Vec::new(),
     };
     for block in order.chunks(block_size(n, cfg.block)) {
-        let sub: Vec<Pair> = block.iter().map(|&i| pairs[i]).collect();
-        let ev = run(&sub)?;
-        if ev.outcomes.len() != sub.len() {
-            return Err(format!(
-                "gate: {} outcomes for a block of {} pairs",
-                ev.outcomes.len(),
-                sub.len()
-            ));
-        }
-        let mut kept = ev.traces.into_iter();
-        for (&i, o) in block.iter().zip(ev.outcomes) {
-            seen[i] = Some(o);
-            traces[i] = kept.next();
-        }
-        pairs_run += block.len();
-        if pairs_run == n {
-            break;
-        }
+        // Before each block, the first included: with too few pairs the parent failed,
+        // nothing could pass, and no episode is spent finding that out.
         if let Some(best) = futile(parent, &seen, cfg, seed) {
             let ran = cost_of(&seen);
             let signs = SignCounts::from_pairs(
@@ -595,6 +579,21 @@ where
                 cost: ran.cost(),
             });
         }
+        let sub: Vec<Pair> = block.iter().map(|&i| pairs[i]).collect();
+        let ev = run(&sub)?;
+        if ev.outcomes.len() != sub.len() {
+            return Err(format!(
+                "gate: {} outcomes for a block of {} pairs",
+                ev.outcomes.len(),
+                sub.len()
+            ));
+        }
+        let mut kept = ev.traces.into_iter();
+        for (&i, o) in block.iter().zip(ev.outcomes) {
+            seen[i] = Some(o);
+            traces[i] = kept.next();
+        }
+        pairs_run += block.len();
     }
     let outcomes: Vec<Outcome> = seen.into_iter().flatten().collect();
     let traces: Vec<Vec<TraceEvent>> = if traces.iter().all(Option::is_some) {

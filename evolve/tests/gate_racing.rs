@@ -232,3 +232,24 @@ fn a_checkpoint_without_a_gate_mode_loads_as_the_fixed_gate() {
     assert_eq!(old.mode, GateMode::Fixed);
     assert_eq!(GateConfig::default().mode, GateMode::Racing);
 }
+
+#[test]
+fn when_no_candidate_could_pass_none_is_run() {
+    // The parent fails 5 of 10 pairs: at most 5 wins, and the sign test's best p is
+    // 2/32 = 0.0625 >= 0.05, so the racing gate spends no episode on any candidate.
+    let results: Vec<bool> = (0..10).map(|i| i % 2 == 0).collect();
+    let p = eval(10, &results);
+    let all_better = eval(10, &[true; 10]);
+    let pairs = pairs_of(&p);
+    let gate = cfg(GateMode::Racing, Test::Sign, 1.0, 0.05, 1.0 / 6.0);
+    let mut eps = 0;
+    let run = evaluate_candidate(&p, &pairs, &gate, 0, runner(&all_better, &mut eps)).unwrap();
+    assert_eq!((eps, run.pairs_run, run.cost.episodes), (0, 0, 0));
+    assert!(
+        run.judgement.reason.contains("p = 0.0625"),
+        "{}",
+        run.judgement.reason
+    );
+    let fixed = judge(&p, &all_better, &gate, 0);
+    assert!(!fixed.ship && fixed.reason.starts_with("not significant"));
+}
