@@ -1,7 +1,8 @@
 //! The Critic / Gate: deterministic checks a candidate passes, in order, before it may
 //! replace its parent — checker, code generation, one batched cargo build per generation,
 //! a smoke run, then evaluation on the parent's own train (task, seed) pairs and the
-//! paired decision (significance, the seesaw rule).
+//! paired decision (significance, the seesaw rule): on every pair (fixed), or in blocks
+//! that stop as soon as the candidate can no longer pass (racing, [`evaluate_candidate`]).
 //!
 //! Evaluation runs the interpreter in this process: the differential test
 //! (tests/tests/differential.rs) guarantees its traces equal the compiled build's, and
