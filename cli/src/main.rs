@@ -282,8 +282,8 @@ struct EvolveArgs {
     #[arg(long)]
     bootstrap: bool,
     /// How the gate evaluates a candidate: `racing` runs it in blocks of train pairs and
-    /// drops it as soon as it can no longer pass (it ships exactly what `fixed` ships, for
-    /// fewer episodes); `fixed` runs every candidate on every pair.
+    /// drops it as soon as it can no longer pass (on the same outcomes it ships what `fixed`
+    /// ships, for fewer episodes); `fixed` runs every candidate on every pair.
     #[arg(long, default_value = "racing", value_parser = ["racing", "fixed"])]
     gate: String,
     /// Racing gate: pairs per block, as a fraction of the train pairs (0 < F <= 1).
