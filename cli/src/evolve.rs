@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use harnessx_evolve::checkpoint::{Checkpoint, Config};
-use harnessx_evolve::gate::{GateConfig, Test};
+use harnessx_evolve::gate::{GateConfig, GateMode, Test};
 use harnessx_evolve::ledger::Cost;
 use harnessx_evolve::progress::Bars;
 use harnessx_evolve::proposer::ProposerConfig;
@@ -39,6 +39,10 @@ pub struct EvolveArgs {
     pub held_out_env: Option<String>,
     pub alpha: f64,
     pub bootstrap: bool,
+    /// `--gate`: `racing` or `fixed`.
+    pub gate: String,
+    /// `--gate-block`: the racing gate's block, a fraction of the train pairs.
+    pub gate_block: f64,
     pub no_build: bool,
     pub workers: Option<usize>,
     /// `--proposer` and its settings.
@@ -118,6 +122,8 @@ pub fn evolve(a: &EvolveArgs, color: bool) -> u8 {
                 Test::Sign
             },
             build: !a.no_build,
+            mode: GateMode::parse(&a.gate).unwrap_or(GateMode::Racing),
+            block: a.gate_block,
             ..GateConfig::default()
         },
         min_class_episodes: 2,

@@ -281,6 +281,15 @@ struct EvolveArgs {
     /// Use the paired bootstrap instead of the sign test.
     #[arg(long)]
     bootstrap: bool,
+    /// How the gate evaluates a candidate: `racing` runs it in blocks of train pairs and
+    /// drops it as soon as it can no longer pass (on the same outcomes it ships what `fixed`
+    /// ships, for fewer episodes); `fixed` runs every candidate on every pair.
+    #[arg(long, default_value = "racing", value_parser = ["racing", "fixed"])]
+    gate: String,
+    /// Racing gate: pairs per block, as a fraction of the train pairs (0 < F <= 1).
+    #[arg(long, value_name = "F", default_value_t = harnessx_evolve::gate::DEFAULT_BLOCK,
+          value_parser = parse_fraction)]
+    gate_block: f64,
     /// Skip the gate's batched cargo build (evaluation always interprets in process).
     #[arg(long)]
     no_build: bool,
@@ -418,6 +427,14 @@ struct FmtArgs {
     files: Vec<String>,
 }
 
+/// A number in (0, 1].
+fn parse_fraction(s: &str) -> Result<f64, String> {
+    match s.parse::<f64>() {
+        Ok(f) if f > 0.0 && f <= 1.0 => Ok(f),
+        _ => Err(format!("`{s}` is not a fraction in (0, 1]")),
+    }
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum Format {
     /// Diagnostics rendered for people, on standard error.
@@ -476,6 +493,8 @@ fn main() -> ExitCode {
                 held_out_env: a.held_out_env,
                 alpha: a.alpha,
                 bootstrap: a.bootstrap,
+                gate: a.gate,
+                gate_block: a.gate_block,
                 no_build: a.no_build,
                 workers: a.workers,
                 proposer: a.proposer,

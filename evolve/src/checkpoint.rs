@@ -71,6 +71,14 @@ pub struct CandidateRecord {
     pub shipped: bool,
     pub reason: String,
     pub manifest: Option<Manifest>,
+    /// Train episodes its verdict cost: smoke run and paired evaluation (0 in checkpoints
+    /// written before this was recorded).
+    #[serde(default)]
+    pub episodes: u64,
+    /// Train pairs of the paired evaluation it ran on: all of them, or fewer when the
+    /// racing gate dropped it; `None` when it never reached that evaluation.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pairs: Option<u64>,
 }
 
 /// What happened in one round.

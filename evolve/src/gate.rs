@@ -1,7 +1,8 @@
 //! The Critic / Gate: deterministic checks a candidate passes, in order, before it may
 //! replace its parent — checker, code generation, one batched cargo build per generation,
 //! a smoke run, then evaluation on the parent's own train (task, seed) pairs and the
-//! paired decision (significance, the seesaw rule).
+//! paired decision (significance, the seesaw rule): on every pair (fixed), or in blocks
+//! that stop as soon as the candidate can no longer pass (racing, [`evaluate_candidate`]).
 //!
 //! Evaluation runs the interpreter in this process: the differential test
 //! (tests/tests/differential.rs) guarantees its traces equal the compiled build's, and
@@ -163,6 +164,53 @@ pub enum Test {
     Bootstrap,
 }
 
+/// How the gate spends episodes on a candidate. Both modes decide with the same
+/// full-sample test; they ship exactly the same candidates (see [`evaluate_candidate`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum GateMode {
+    /// Every candidate runs on every train pair, then the paired test decides.
+    Fixed,
+    /// A curtailed test: the candidate runs in blocks of pairs, and after each block it is
+    /// dropped as soon as no outcomes on its remaining pairs could make it pass the gate
+    /// (futility only). A candidate that is not dropped runs on every pair and is decided
+    /// by the same test as with [`GateMode::Fixed`].
+    Racing,
+}
+
+impl GateMode {
+    /// `fixed` or `racing`.
+    pub fn parse(s: &str) -> Option<GateMode> {
+        match s {
+            "fixed" => Some(GateMode::Fixed),
+            "racing" => Some(GateMode::Racing),
+            _ => None,
+        }
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            GateMode::Fixed => "fixed",
+            GateMode::Racing => "racing",
+        }
+    }
+
+    /// The mode of a checkpoint written before modes existed: those runs used the fixed
+    /// gate, and a resumed run must spend its budget as the uninterrupted one would.
+    fn legacy() -> GateMode {
+        GateMode::Fixed
+    }
+}
+
+/// The racing gate's default block: a sixth of the train pairs (10 of household's 60; 2 of
+/// a 10-pair real-model run, one per worker on 2 cores). Smaller blocks stop losing
+/// candidates sooner but leave workers idle at the end of each block.
+pub const DEFAULT_BLOCK: f64 = 1.0 / 6.0;
+
+fn default_block() -> f64 {
+    DEFAULT_BLOCK
+}
+
 /// The gate's settings.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct GateConfig {
@@ -176,6 +224,13 @@ pub struct GateConfig {
     /// Do the batched cargo build of each generation.
     pub build: bool,
     pub bootstrap_resamples: usize,
+    /// Fixed-size or racing evaluation. Checkpoints without the field ran the fixed gate.
+    #[serde(default = "GateMode::legacy")]
+    pub mode: GateMode,
+    /// Racing: the size of each block of pairs, as a fraction of the train pairs (rounded
+    /// up, at least one pair).
+    #[serde(default = "default_block")]
+    pub block: f64,
 }
 
 impl Default for GateConfig {
@@ -187,6 +242,8 @@ impl Default for GateConfig {
             smoke_episodes: 1,
             build: true,
             bootstrap_resamples: 2000,
+            mode: GateMode::Racing,
+            block: DEFAULT_BLOCK,
         }
     }
 }
@@ -245,6 +302,19 @@ pub struct Judgement {
 /// Ship only if the candidate is better on the same pairs, significantly at `alpha`, and
 /// no task the parent solved reliably falls below the bar. `seed` seeds the bootstrap.
 pub fn judge(parent: &Eval, cand: &Eval, cfg: &GateConfig, seed: u64) -> Judgement {
+    decide(parent, cand, cfg, seed, true)
+}
+
+/// [`judge`]; without `significance` the paired test is computed but not required (the
+/// racing gate's futility check under the bootstrap, whose p-value is not monotone in the
+/// outcomes).
+fn decide(
+    parent: &Eval,
+    cand: &Eval,
+    cfg: &GateConfig,
+    seed: u64,
+    significance: bool,
+) -> Judgement {
     let (ps, cs) = (parent.success_rate(), cand.success_rate());
     let mut j = Judgement {
         ship: false,
@@ -296,7 +366,7 @@ pub fn judge(parent: &Eval, cand: &Eval, cfg: &GateConfig, seed: u64) -> Judgeme
         j.reason = format!("no improvement: {score}");
         return j;
     }
-    if j.p_value >= cfg.alpha {
+    if significance && j.p_value >= cfg.alpha {
         j.reason = format!(
             "not significant: {score}, {test} p = {:.4} >= alpha {}",
             j.p_value, cfg.alpha
@@ -329,6 +399,217 @@ pub fn judge(parent: &Eval, cand: &Eval, cfg: &GateConfig, seed: u64) -> Judgeme
     j.ship = true;
     j.reason = format!("{score}, {test} p = {:.4} < alpha {}", j.p_value, cfg.alpha);
     j
+}
+
+// ---------------------------------------------------------------------------------------
+// racing: a curtailed paired test
+
+/// The order the racing gate runs a candidate's pairs in, as indices into the parent's
+/// pairs: first the pairs the parent failed (the only ones where a candidate can do
+/// better), then the pairs it succeeded on for a task it solves reliably (one failure there
+/// can be a seesaw regression), then its other successes; pair order within each group.
+/// It depends only on the parent's outcomes, which are known before any candidate runs.
+pub fn racing_order(parent: &Eval, reliable: f64) -> Vec<usize> {
+    // Against no candidate at all, every task the parent solves reliably "regresses".
+    let reliable_tasks: Vec<u64> = seesaw(&parent.per_task(), &BTreeMap::new(), reliable)
+        .iter()
+        .map(|r| r.task)
+        .collect();
+    let group = |o: &Outcome| match (o.success, reliable_tasks.contains(&o.task)) {
+        (false, _) => 0,
+        (true, true) => 1,
+        (true, false) => 2,
+    };
+    let mut order: Vec<usize> = (0..parent.outcomes.len()).collect();
+    order.sort_by_key(|&i| group(&parent.outcomes[i])); // stable
+    order
+}
+
+/// Pairs per racing block: `fraction` of `n`, rounded up, at least 1; all `n` for a
+/// fraction that is not in (0, 1].
+pub fn block_size(n: usize, fraction: f64) -> usize {
+    if !(fraction.is_finite() && fraction > 0.0 && fraction <= 1.0) {
+        return n.max(1);
+    }
+    // The slack keeps e.g. 60 * (1/3) at 20 despite rounding.
+    ((n as f64 * fraction - 1e-9).ceil() as usize).clamp(1, n.max(1))
+}
+
+/// The futility check: `seen` holds the candidate's outcome on each of the parent's pairs
+/// run so far (`None`: not run yet). The best case is the candidate succeeding on every
+/// pair not run yet: that gives the most pairs it does better on, the fewest it does worse
+/// on and the highest success on every task. The gate's rule only gets easier to pass with
+/// each of these (the exact sign test's p-value falls with more wins and fewer losses when
+/// wins exceed losses), so if the best case fails, every possible completion fails, and the
+/// best case's verdict is returned. Under the bootstrap, whose p-value need not move that
+/// way, only the improvement and seesaw rules are checked here; significance waits for
+/// the full sample.
+pub fn futile(
+    parent: &Eval,
+    seen: &[Option<Outcome>],
+    cfg: &GateConfig,
+    seed: u64,
+) -> Option<Judgement> {
+    let best = Eval {
+        outcomes: parent
+            .outcomes
+            .iter()
+            .zip(seen)
+            .map(|(p, s)| {
+                s.clone().unwrap_or(Outcome {
+                    task: p.task,
+                    seed: p.seed,
+                    success: true,
+                    tokens: 0,
+                    steps: 0,
+                    clock_ms: 0,
+                    model_error: None,
+                })
+            })
+            .collect(),
+        traces: Vec::new(),
+    };
+    let j = decide(parent, &best, cfg, seed, cfg.test == Test::Sign);
+    (!j.ship).then_some(j)
+}
+
+/// A candidate's paired evaluation by the gate.
+#[derive(Debug, Clone)]
+pub struct GateRun {
+    /// The candidate on every pair, in pair order (traces as the runner kept them); `None`
+    /// when the racing gate dropped it early.
+    pub eval: Option<Eval>,
+    pub judgement: Judgement,
+    /// Pairs it was run on.
+    pub pairs_run: usize,
+    /// What those episodes cost.
+    pub cost: Cost,
+}
+
+impl GateRun {
+    pub fn dropped(&self) -> bool {
+        self.eval.is_none()
+    }
+}
+
+/// Runs a candidate on the parent's `pairs` through `run` (which evaluates a list of pairs)
+/// and judges it against `parent`, as `cfg.mode` says.
+///
+/// Fixed: one run on all pairs, then [`judge`]. Racing: blocks of [`block_size`] pairs in
+/// [`racing_order`]; before each block (the first included) the candidate is dropped if it
+/// is [`futile`]. A candidate that is never dropped has run on every pair and is decided by
+/// [`judge`] on the outcomes in pair order, exactly as the fixed gate decides. So with the
+/// same outcomes both modes ship the same candidates: a drop only ever happens to a
+/// candidate the full-sample test would reject. Episodes are independent (each gets a
+/// fresh environment and model), so running them in another order gives the same outcomes.
+pub fn evaluate_candidate<F>(
+    parent: &Eval,
+    pairs: &[Pair],
+    cfg: &GateConfig,
+    seed: u64,
+    mut run: F,
+) -> Result<GateRun, String>
+where
+    F: FnMut(&[Pair]) -> Result<Eval, String>,
+{
+    let n = pairs.len();
+    let same_pairs = parent.outcomes.len() == n
+        && parent
+            .outcomes
+            .iter()
+            .zip(pairs)
+            .all(|(o, p)| (o.task, o.seed) == (p.task, p.seed));
+    if cfg.mode == GateMode::Fixed || !same_pairs || n == 0 {
+        let eval = run(pairs)?;
+        let judgement = judge(parent, &eval, cfg, seed);
+        return Ok(GateRun {
+            pairs_run: eval.outcomes.len(),
+            cost: eval.cost(),
+            judgement,
+            eval: Some(eval),
+        });
+    }
+    let order = racing_order(parent, cfg.reliable);
+    let mut seen: Vec<Option<Outcome>> = vec![None; n];
+    let mut traces: Vec<Option<Vec<TraceEvent>>> = vec![None; n];
+    let mut pairs_run = 0;
+    // What the episodes run so far cost, summed in pair order as [`Eval::cost`] sums a
+    // full evaluation, so a candidate that runs on every pair costs the same in both modes.
+    let cost_of = |seen: &[Option<Outcome>]| Eval {
+        outcomes: seen.iter().flatten().cloned().collect(),
+        traces: Vec::new(),
+    };
+    for block in order.chunks(block_size(n, cfg.block)) {
+        // Before each block, the first included: with too few pairs the parent failed,
+        // nothing could pass, and no episode is spent finding that out.
+        if let Some(best) = futile(parent, &seen, cfg, seed) {
+            let ran = cost_of(&seen);
+            let signs = SignCounts::from_pairs(
+                &parent
+                    .outcomes
+                    .iter()
+                    .zip(&seen)
+                    .filter_map(|(p, s)| {
+                        s.as_ref().map(|c| {
+                            (
+                                f64::from(u8::from(p.success)),
+                                f64::from(u8::from(c.success)),
+                            )
+                        })
+                    })
+                    .collect::<Vec<_>>(),
+            );
+            let judgement = Judgement {
+                ship: false,
+                reason: format!(
+                    "dropped after {pairs_run} of {n} pairs ({} better, {} worse so far): it fails \
+                     even if it succeeds on all {} remaining; best case {}",
+                    signs.wins,
+                    signs.losses,
+                    n - pairs_run,
+                    best.reason
+                ),
+                p_value: best.p_value,
+                parent: parent.success_rate(),
+                candidate: ran.success_rate(),
+            };
+            return Ok(GateRun {
+                eval: None,
+                judgement,
+                pairs_run,
+                cost: ran.cost(),
+            });
+        }
+        let sub: Vec<Pair> = block.iter().map(|&i| pairs[i]).collect();
+        let ev = run(&sub)?;
+        if ev.outcomes.len() != sub.len() {
+            return Err(format!(
+                "gate: {} outcomes for a block of {} pairs",
+                ev.outcomes.len(),
+                sub.len()
+            ));
+        }
+        let mut kept = ev.traces.into_iter();
+        for (&i, o) in block.iter().zip(ev.outcomes) {
+            seen[i] = Some(o);
+            traces[i] = kept.next();
+        }
+        pairs_run += block.len();
+    }
+    let outcomes: Vec<Outcome> = seen.into_iter().flatten().collect();
+    let traces: Vec<Vec<TraceEvent>> = if traces.iter().all(Option::is_some) {
+        traces.into_iter().flatten().collect()
+    } else {
+        Vec::new()
+    };
+    let eval = Eval { outcomes, traces };
+    let judgement = judge(parent, &eval, cfg, seed);
+    Ok(GateRun {
+        pairs_run,
+        cost: eval.cost(),
+        judgement,
+        eval: Some(eval),
+    })
 }
 
 #[cfg(test)]

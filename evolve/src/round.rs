@@ -10,7 +10,8 @@ use crate::checkpoint::{CandidateRecord, Checkpoint, Config, RoundRecord};
 use crate::digest::{DigestConfig, FailureCatalog};
 use crate::emit::{shipped_source, unified_diff, write_text};
 use crate::gate::{
-    build_generation, evaluate, judge, smoke_verdict, static_check, Eval, Judgement, Pair,
+    build_generation, evaluate, evaluate_candidate, smoke_verdict, static_check, Eval, Judgement,
+    Pair,
 };
 use crate::ledger::{Cost, LedgerEntry, Scores};
 use crate::manifest::{FailureClass, OperatorId};
@@ -249,6 +250,8 @@ pub fn run_round_as(
                 shipped: false,
                 reason,
                 manifest: cand.as_ref().map(|c| c.manifest.clone()),
+                episodes: 0,
+                pairs: None,
             },
             cand,
             eval: None,
@@ -323,16 +326,24 @@ pub fn run_round_as(
             e.record.reason = why;
             charge(cp, &cost, &mut record)?;
             e.cost = cost;
+            e.record.episodes = cost.episodes;
             continue;
         }
         ctx.observer.step(&format!(
-            "{}: {} on {} train pairs",
+            "{}: {} on {} train pairs ({} gate)",
             e.record.id,
             cand.manifest.operator,
-            ctx.pairs.len()
+            ctx.pairs.len(),
+            cfg.gate.mode.name()
         ));
-        let eval = evaluate(ir, &cfg.env, ctx.model, ctx.pairs, ctx.workers, true)?;
-        let c = eval.cost();
+        let run = evaluate_candidate(
+            parent_eval,
+            ctx.pairs,
+            &cfg.gate,
+            stream(cfg.seed, r, 1000),
+            |pairs| evaluate(ir, &cfg.env, ctx.model, pairs, ctx.workers, true),
+        )?;
+        let c = run.cost;
         cost = Cost::new(
             cost.episodes + c.episodes,
             cost.tokens + c.tokens,
@@ -340,13 +351,17 @@ pub fn run_round_as(
         );
         charge(cp, &cost, &mut record)?;
         e.cost = cost;
-        let j = judge(parent_eval, &eval, &cfg.gate, stream(cfg.seed, r, 1000));
-        e.record.train_success = Some(eval.success_rate());
-        e.record.mean_tokens = Some(eval.mean_tokens());
-        e.record.p_value = Some(j.p_value);
+        e.record.episodes = cost.episodes;
+        e.record.pairs = Some(run.pairs_run as u64);
+        let j = run.judgement;
+        if let Some(eval) = &run.eval {
+            e.record.train_success = Some(eval.success_rate());
+            e.record.mean_tokens = Some(eval.mean_tokens());
+            e.record.p_value = Some(j.p_value);
+        }
         e.record.reason = j.reason.clone();
         e.judgement = Some(j);
-        e.eval = Some(eval);
+        e.eval = run.eval;
         evaluated += 1;
         if evaluated == 1 && ctx.abort == Some(Abort::MidRound(r)) {
             return Err(ABORTED.into());

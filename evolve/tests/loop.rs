@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use harnessx_compiler::check_source;
 use harnessx_evolve::checkpoint::Config;
 use harnessx_evolve::digest::{parse_trace, DigestConfig, FailureCatalog};
-use harnessx_evolve::gate::{evaluate, judge, static_check, Eval, GateConfig, Outcome};
+use harnessx_evolve::gate::{evaluate, judge, static_check, Eval, GateConfig, GateMode, Outcome};
 use harnessx_evolve::ledger::Cost;
 use harnessx_evolve::round::{Abort, Quiet, ABORTED};
 use harnessx_evolve::run::{self, train_pairs, Options};
@@ -310,4 +310,105 @@ fn the_held_out_evaluation_runs_in_the_held_out_env_when_given() {
     let e = run::start(cfg, &opts(&out, None), &mut Quiet).unwrap_err();
     assert!(e.contains("held-out environment"), "{e}");
     let _ = std::fs::remove_dir_all(&out);
+}
+
+#[test]
+fn the_racing_gate_ships_what_the_fixed_gate_ships_for_fewer_episodes() {
+    let mut fixed_cfg = config(5, 100_000);
+    fixed_cfg.gate.mode = GateMode::Fixed;
+    let mut racing_cfg = config(5, 100_000);
+    racing_cfg.gate.mode = GateMode::Racing;
+    let (fo, ro) = (out_dir("fixed-gate"), out_dir("racing-gate"));
+    let fixed = run::start(fixed_cfg, &opts(&fo, None), &mut Quiet).unwrap();
+    let racing = run::start(racing_cfg, &opts(&ro, None), &mut Quiet).unwrap();
+    assert_eq!(racing.parent_source, fixed.parent_source);
+    assert_eq!(racing.bandit, fixed.bandit);
+    assert_eq!(racing.final_result, fixed.final_result);
+    let verdicts = |cp: &harnessx_evolve::checkpoint::Checkpoint| -> Vec<(String, bool, bool)> {
+        cp.rounds
+            .iter()
+            .flat_map(|r| &r.candidates)
+            .map(|c| (c.id.clone(), c.shipped, c.reason.starts_with("dropped")))
+            .collect()
+    };
+    let (fv, rv) = (verdicts(&fixed), verdicts(&racing));
+    assert_eq!(fv.len(), rv.len());
+    for (f, r) in fv.iter().zip(&rv) {
+        assert_eq!((&f.0, f.1), (&r.0, r.1));
+        assert!(!f.2);
+    }
+    assert!(
+        rv.iter().any(|v| v.2),
+        "something was dropped early: {rv:?}"
+    );
+    assert!(
+        racing.budget.used.episodes < fixed.budget.used.episodes,
+        "{:?} vs {:?}",
+        racing.budget.used,
+        fixed.budget.used
+    );
+    // Every verdict's episodes are recorded, and they add up to what was charged.
+    for cp in [&fixed, &racing] {
+        let recorded: u64 = cp
+            .rounds
+            .iter()
+            .flat_map(|r| &r.candidates)
+            .map(|c| c.episodes)
+            .sum();
+        assert_eq!(recorded + 20, cp.budget.used.episodes);
+    }
+    let _ = std::fs::remove_dir_all(&fo);
+    let _ = std::fs::remove_dir_all(&ro);
+}
+
+#[test]
+fn a_killed_fixed_gate_run_resumes_to_the_identical_harness() {
+    let mut cfg = config(5, 1000);
+    cfg.gate.mode = GateMode::Fixed;
+    let whole = out_dir("whole-fixed");
+    let cp = run::start(cfg.clone(), &opts(&whole, None), &mut Quiet).unwrap();
+    let out = out_dir("mid-fixed");
+    let e = run::start(cfg, &opts(&out, Some(Abort::MidRound(2))), &mut Quiet).unwrap_err();
+    assert_eq!(e, ABORTED);
+    let resumed = run::resume(&opts(&out, None), &mut Quiet).unwrap();
+    assert_eq!(resumed.parent_source, cp.parent_source);
+    assert_eq!(resumed.budget, cp.budget);
+    assert_eq!(
+        std::fs::read_to_string(out.join("lineage.json")).unwrap(),
+        std::fs::read_to_string(whole.join("lineage.json")).unwrap()
+    );
+    let _ = std::fs::remove_dir_all(&out);
+
+    // A checkpoint written before the gate had modes (no `mode`, `block`, `episodes`,
+    // `pairs`) loads as the fixed gate it ran and resumes to the same harness and budget.
+    let out = out_dir("old-fixed");
+    let mut cfg = config(5, 1000);
+    cfg.gate.mode = GateMode::Fixed;
+    let e = run::start(
+        cfg,
+        &opts(&out, Some(Abort::AfterCheckpoint(1))),
+        &mut Quiet,
+    )
+    .unwrap_err();
+    assert_eq!(e, ABORTED);
+    let path = out.join("checkpoint.json");
+    let mut v: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+    let gate = v["config"]["gate"].as_object_mut().unwrap();
+    assert!(gate.remove("mode").is_some() && gate.remove("block").is_some());
+    for round in v["rounds"].as_array_mut().unwrap() {
+        for c in round["candidates"].as_array_mut().unwrap() {
+            let c = c.as_object_mut().unwrap();
+            c.remove("episodes");
+            c.remove("pairs");
+        }
+    }
+    std::fs::write(&path, serde_json::to_string_pretty(&v).unwrap()).unwrap();
+    let resumed = run::resume(&opts(&out, None), &mut Quiet).unwrap();
+    assert_eq!(resumed.config.gate.mode, GateMode::Fixed);
+    assert_eq!(resumed.parent_source, cp.parent_source);
+    assert_eq!(resumed.budget, cp.budget);
+    assert_eq!(resumed.ledgers, cp.ledgers);
+    let _ = std::fs::remove_dir_all(&out);
+    let _ = std::fs::remove_dir_all(&whole);
 }
