@@ -36,6 +36,8 @@ use serde::{Deserialize, Serialize};
 use crate::ir::{Compaction, ContextIr};
 use crate::message::{estimate_tokens, Message, Role};
 
+/// How full the context is left after compacting to the budget: 3/4 of it.
+pub const REFILL_SHARE: (u64, u64) = (3, 4);
 pub const SUMMARY_PIECE_CHARS: usize = 60;
 pub const SUMMARY_MAX_CHARS: usize = 480;
 pub const SUMMARY_MIN_CHARS: usize = 40;
@@ -177,12 +179,16 @@ impl Context {
         }
     }
 
-    /// Compact with the configured strategy when over budget.
+    /// Compact with the configured strategy when over budget — down to
+    /// [`REFILL_SHARE`] of it, not just under it. Compacting rewrites the front of the
+    /// prompt, so a model server has to read the whole prompt again (its prefix cache only
+    /// covers what did not change); trimming to just under the budget would do that at
+    /// every step from then on, leaving room makes the next few steps append-only again.
     pub fn fit_to_budget(&mut self) -> Option<Compacted> {
         if self.tokens() <= self.budget {
             return None;
         }
-        self.compact(self.strategy, self.budget)
+        self.compact(self.strategy, self.budget * REFILL_SHARE.0 / REFILL_SHARE.1)
     }
 
     /// Compact with `strategy` until at most `target` tokens (or no candidate is left).
