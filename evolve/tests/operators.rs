@@ -499,3 +499,37 @@ harness tiny {
 }
 "###);
 }
+
+/// A loop under constrained decoding is the model choosing the same offered action again:
+/// `switch_enum` stops offering what it already did, whatever its random draw.
+#[test]
+fn a_loop_under_constrained_decoding_switches_to_untried_offers_first() {
+    let src = r#"harness h "" {
+  model {
+    decoding = constrained
+  }
+  prompt system "Play the game."
+  tool act(command: string) "Run a command"
+}
+"#;
+    let parsed = parse(src);
+    assert!(parsed.errors.is_empty(), "{:?}", parsed.errors);
+    let cs = candidates(&parsed.file, FailureClass::Loop, OperatorId::SwitchEnum);
+    assert_eq!(cs.len(), 40);
+    for c in &cs {
+        assert_eq!(c.manifest.changes[0].path, "model.offer");
+        assert_eq!(
+            text_at(&c.file, "model.offer").unwrap(),
+            r#"Ident("untried")"#
+        );
+    }
+    // Once it offers only untried actions, the other loop remedies come back.
+    let untried = &cs[0].file;
+    for c in candidates(untried, FailureClass::Loop, OperatorId::SwitchEnum) {
+        assert!(
+            c.manifest.changes[0].path.starts_with("loop"),
+            "{:?}",
+            c.manifest
+        );
+    }
+}

@@ -101,9 +101,24 @@ pub fn applicable(file: &File, target: &Target) -> bool {
     !options(file, target).is_empty()
 }
 
+/// The remedy the evidence points at, when one does: a loop under constrained decoding is
+/// the model choosing the same offered action again, so stop offering what it already did
+/// (`offer = untried`) before trying another loop strategy. Otherwise `None`: pick at random.
+fn preferred(file: &File, target: &Target, opts: &[Opt]) -> Option<usize> {
+    let h = node::harness(file)?;
+    let constrained = node::section_field(h, "model", "decoding")
+        .is_some_and(|f| node::show(&f.value.kind) == "constrained");
+    (target.class() == FailureClass::Loop && constrained)
+        .then(|| opts.iter().position(|o| o.spec.name == "offer"))
+        .flatten()
+}
+
 pub fn apply(file: &File, rng: &mut Rng, target: &Target) -> Option<Candidate> {
     let mut opts = options(file, target);
-    let opt = rng.take(&mut opts)?;
+    let opt = match preferred(file, target, &opts) {
+        Some(i) => opts.swap_remove(i),
+        None => rng.take(&mut opts)?,
+    };
     let path = format!("{}.{}", opt.section, opt.spec.name);
     let before = current(file, opt.section, opt.spec).unwrap_or_default();
     let summary = format!("{path} {before} -> {}", opt.variant);
