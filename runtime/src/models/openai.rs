@@ -658,14 +658,40 @@ pub fn action_labels(tools: &[ToolSpec], admissible: &[String]) -> Vec<(String, 
         s.dedup();
         s.len() == v.len()
     };
+    // Otherwise the tool name and its arguments' values, space-separated: `open drawer`.
+    let words: Vec<String> = calls
+        .iter()
+        .map(|c| {
+            let mut w = vec![c.tool.clone()];
+            w.extend(c.args.iter().map(|a| match a.value.as_str() {
+                Some(s) => s.to_string(),
+                None => a.value.to_string(),
+            }));
+            w.join(" ")
+        })
+        .collect();
+    // A quote or backslash in a label breaks llama-cpp-python's schema-to-grammar
+    // conversion (the server then fails every request), so such a list keeps call objects.
+    let plain = |v: &Vec<String>| v.iter().all(|l| !l.is_empty() && !l.contains(['"', '\\']));
     let labels = match bare {
-        Some(v) if distinct(&v) => v,
-        _ => calls.iter().map(|c| c.render(None)).collect(),
+        Some(v) if distinct(&v) && plain(&v) => v,
+        _ if distinct(&words) && plain(&words) => words,
+        _ => return Vec::new(),
     };
     labels
         .into_iter()
         .zip(calls.iter().map(|c| c.render(None)))
         .collect()
+}
+
+/// A call as the JSON object the engine's parser accepts, `tool` first.
+fn call_json(call: &ToolCall) -> J {
+    let args = call
+        .args
+        .iter()
+        .map(|a| (a.name.clone(), J::Val(a.value.clone())))
+        .collect();
+    J::obj([("tool", J::s(&call.tool)), ("args", J::Obj(args))])
 }
 
 /// The call a constrained reply stands for: the reply is a JSON string holding one of the
@@ -693,6 +719,17 @@ pub fn action_schema(tools: &[ToolSpec], admissible: &[String]) -> Option<J> {
         return Some(J::obj([(
             "enum",
             J::Arr(labels.iter().map(|(l, _)| J::s(l)).collect()),
+        )]));
+    }
+    // Labels that cannot be written plainly: the admissible calls as call objects.
+    let calls: Vec<ToolCall> = admissible
+        .iter()
+        .filter_map(|a| parse_call(a, tools).ok())
+        .collect();
+    if !calls.is_empty() {
+        return Some(J::obj([(
+            "enum",
+            J::Arr(calls.iter().map(call_json).collect()),
         )]));
     }
     let mut branches = Vec::new();
@@ -1040,7 +1077,17 @@ mod tests {
         assert_eq!(text, r#"{"enum":["drawer"]}"#);
         let mixed = action_schema(&t, &[r#"open("drawer")"#.into(), "finish()".into()]);
         let text = serde_json::to_string(&mixed.expect("schema")).unwrap_or_default();
-        assert_eq!(text, r#"{"enum":["open(\"drawer\")","finish()"]}"#);
+        assert_eq!(text, r#"{"enum":["open drawer","finish"]}"#);
+        // A quote in an argument: call objects, which every server's grammar takes.
+        let quoted = action_schema(
+            &t,
+            &[r#"open("the \"red\" box")"#.into(), "finish()".into()],
+        );
+        let text = serde_json::to_string(&quoted.expect("schema")).unwrap_or_default();
+        assert!(
+            text.starts_with(r#"{"enum":[{"tool":"open","args""#),
+            "{text}"
+        );
         let free = action_schema(&t, &["bogus".into()]).expect("schema");
         let text = serde_json::to_string(&free).unwrap_or_default();
         assert!(text.starts_with(r#"{"anyOf":[{"type":"object""#), "{text}");
@@ -1064,12 +1111,12 @@ mod tests {
         );
         assert_eq!(call_of_label(r#""box 2""#, &labels), None);
         assert_eq!(call_of_label("open(\"box 1\")", &labels), None);
-        // Two calls with the same argument: labels are whole calls, never ambiguous.
+        // Two identical calls: no labels (ambiguous), so the schema keeps call objects.
         let labels = action_labels(
             &t,
             &[r#"open("drawer")"#.into(), r#"open("drawer")"#.into()],
         );
-        assert!(labels.iter().all(|(l, c)| l == c), "{labels:?}");
+        assert!(labels.is_empty(), "{labels:?}");
     }
 
     #[test]
