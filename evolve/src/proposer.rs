@@ -52,7 +52,7 @@ use crate::digest::{class_name, FailureCatalog};
 use crate::ledger::save_json;
 use crate::manifest::{ChangeKind, FailureClass, OperatorId};
 use crate::operators::bounds::{field_bounds, to_value, Bounds};
-use crate::operators::candidate::{verify, Candidate, Edit, Rejection, Target};
+use crate::operators::candidate::{field_groups, verify, Candidate, Edit, Rejection, Target};
 use crate::operators::node::{is_frozen, item_path, rule_items, show};
 
 /// How the proposer is asked. Stored in the checkpoint's config, so `resume` asks the
@@ -590,26 +590,6 @@ fn item_text(item: &Item) -> String {
         .join("\n")
 }
 
-/// Sections and tools by key, with their fields and schema.
-fn field_owners(h: &Harness) -> Vec<(String, &Item, &[Field], &'static [FieldSpec])> {
-    h.items
-        .iter()
-        .filter_map(|i| match i {
-            Item::Section(s) => {
-                let spec = schema::section(&s.name.name)?;
-                Some((s.name.name.clone(), i, s.fields.as_slice(), spec.fields))
-            }
-            Item::Tool(t) => Some((
-                format!("tools.{}", t.name.name),
-                i,
-                t.options.as_deref().unwrap_or(&[]),
-                schema::TOOL_OPTIONS,
-            )),
-            _ => None,
-        })
-        .collect()
-}
-
 /// What `child` may not do to `parent` (empty when nothing): see the module docs. Values
 /// out of bounds are caught afterwards by `verify`.
 pub fn violations(parent: &File, child: &File) -> Vec<String> {
@@ -653,8 +633,8 @@ pub fn violations(parent: &File, child: &File) -> Vec<String> {
     }
     // Fields: frozen ones unchanged, annotations unchanged, removals only to a default
     // inside the bounds.
-    let child_owners = field_owners(c);
-    for (owner, item, fields, specs) in field_owners(p) {
+    let child_owners = field_groups(c);
+    for (owner, item, fields, specs) in field_groups(p) {
         if is_frozen(item.annotations()) {
             continue; // checked as a whole above
         }
@@ -685,7 +665,7 @@ pub fn violations(parent: &File, child: &File) -> Vec<String> {
         }
     }
     for (owner, _, fields, _) in &child_owners {
-        let before = field_owners(p)
+        let before = field_groups(p)
             .into_iter()
             .find(|(o, ..)| o == owner)
             .map(|(_, _, f, _)| f)

@@ -256,11 +256,11 @@ pub fn bounds_respected(parent: &File, child: &File) -> Result<(), String> {
     let (Some(p), Some(c)) = (&parent.harness, &child.harness) else {
         return Ok(());
     };
-    for (owner, fields, specs) in field_groups(c) {
+    for (owner, _, fields, specs) in field_groups(c) {
         let before = field_groups(p)
             .into_iter()
-            .find(|(o, _, _)| *o == owner)
-            .map(|(_, f, _)| f)
+            .find(|(o, ..)| *o == owner)
+            .map(|(_, _, f, _)| f)
             .unwrap_or(&[]);
         for f in fields {
             let old = before.iter().find(|x| x.name.name == f.name.name);
@@ -299,18 +299,21 @@ pub fn same_value(a: &Value, b: &Value) -> bool {
     bare(a) == bare(b)
 }
 
-type FieldGroup<'a> = (String, &'a [Field], &'static [FieldSpec]);
+/// A section or tool: its key (`loop`, `tools.NAME`), the item, its fields, their schema.
+pub(crate) type FieldGroup<'a> = (String, &'a Item, &'a [Field], &'static [FieldSpec]);
 
-fn field_groups(h: &Harness) -> Vec<FieldGroup<'_>> {
+/// Sections and tools by key, with their fields and schema.
+pub(crate) fn field_groups(h: &Harness) -> Vec<FieldGroup<'_>> {
     h.items
         .iter()
         .filter_map(|i| match i {
             Item::Section(s) => {
                 let spec = schema::section(&s.name.name)?;
-                Some((s.name.name.clone(), s.fields.as_slice(), spec.fields))
+                Some((s.name.name.clone(), i, s.fields.as_slice(), spec.fields))
             }
             Item::Tool(t) => Some((
                 format!("tools.{}", t.name.name),
+                i,
                 t.options.as_deref().unwrap_or(&[]),
                 schema::TOOL_OPTIONS,
             )),
