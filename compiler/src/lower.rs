@@ -903,6 +903,8 @@ fn offer(name: &str) -> Option<ActionOffer> {
     match name {
         "all" => Some(ActionOffer::All),
         "untried" => Some(ActionOffer::Untried),
+        "untried_since_reward" => Some(ActionOffer::UntriedSinceReward),
+        "untried_since_change" => Some(ActionOffer::UntriedSinceChange),
         _ => None,
     }
 }

@@ -307,7 +307,12 @@ const MIN: u64 = 60_000;
 
 pub const STRATEGIES: &[&str] = &["react", "plan_then_act", "reflect"];
 pub const DECODINGS: &[&str] = &["free", "constrained"];
-pub const OFFERS: &[&str] = &["all", "untried"];
+pub const OFFERS: &[&str] = &[
+    "all",
+    "untried",
+    "untried_since_reward",
+    "untried_since_change",
+];
 pub const COMPACTIONS: &[&str] = &[
     "none",
     "truncate_oldest",
@@ -362,7 +367,7 @@ pub const MODEL_FIELDS: &[FieldSpec] = &[
         ty: FieldType::Enum(OFFERS),
         default: Some(Lit::Variant("all")),
         evolve: EvolveDefault::AnyVariant,
-        doc: "which admissible actions the model is offered (in `{{admissible_actions}}` and as the constrained choice): `all`, or `untried` (those this episode has not executed yet; all again once every one was tried)",
+        doc: "which admissible actions the model is offered (in `{{admissible_actions}}` and as the constrained choice): `all`; `untried` (those this episode has not executed yet); `untried_since_reward` (not executed since the reward last changed); `untried_since_change` (not executed since the environment's state last changed). When every one was tried, all but the last executed are offered again",
     },
     FieldSpec {
         name: "api_key_env",

@@ -114,6 +114,7 @@ mod tests {
             failure: None,
             state_changed: false,
             attempts: 1,
+            reward: 0.0,
         }
     }
 

@@ -440,6 +440,7 @@ impl<'a> Run<'a> {
             failure: None,
             state_changed: false,
             attempts: 0,
+            reward: 0.0,
         });
 
         if let Some(msg) = fx.block {
@@ -512,6 +513,9 @@ impl<'a> Run<'a> {
                 blocked: false,
             });
             if out.reward != 0.0 {
+                if let Some(rec) = self.state.calls.last_mut() {
+                    rec.reward += out.reward;
+                }
                 self.state.total_reward += out.reward;
                 let total = self.state.total_reward;
                 self.emit(EventKind::Reward {

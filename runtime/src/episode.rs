@@ -110,7 +110,7 @@ impl<'a> Run<'a> {
         let admissible = &self.state.observation.admissible;
         match self.ir.model.offer {
             ActionOffer::All => admissible.clone(),
-            ActionOffer::Untried => untried_actions(admissible, &self.tools, &self.state),
+            offer => untried_actions(admissible, &self.tools, &self.state, offer),
         }
     }
 
@@ -248,22 +248,177 @@ impl<'a> Run<'a> {
 }
 
 /// The admissible actions left after leaving out those the episode already executed
-/// (`offer = untried`): a call that parses to the same tool and arguments as an executed,
-/// unblocked call is no longer offered. When every admissible action has been tried, all of
-/// them are offered again — an empty choice would leave the model nothing valid to say.
+/// (`offer = untried` and its variants): a call that parses to the same tool and arguments
+/// as an executed, unblocked call is no longer offered. The variants count only the calls
+/// after the last one that earned reward (`untried_since_reward`) or changed the
+/// environment's state (`untried_since_change`).
+///
+/// When every admissible action has been tried, all of them are offered again except the
+/// one executed last (an empty choice would leave the model nothing valid to say, and
+/// offering the last action again invites the loop the offer is there to break).
 pub(crate) fn untried_actions(
     admissible: &[String],
     tools: &[ToolSpec],
     state: &EpisodeState,
+    offer: ActionOffer,
 ) -> Vec<String> {
-    let tried = |a: &String| {
-        crate::parse::parse_call(a, tools)
-            .is_ok_and(|call| state.calls.iter().any(|r| !r.blocked && r.call == call))
+    let executed: Vec<&crate::state::CallRecord> =
+        state.calls.iter().filter(|r| !r.blocked).collect();
+    let since = match offer {
+        ActionOffer::All => return admissible.to_vec(),
+        ActionOffer::Untried => 0,
+        ActionOffer::UntriedSinceReward => executed
+            .iter()
+            .rposition(|r| r.reward != 0.0)
+            .map_or(0, |i| i + 1),
+        ActionOffer::UntriedSinceChange => executed
+            .iter()
+            .rposition(|r| r.state_changed)
+            .map_or(0, |i| i + 1),
     };
-    let left: Vec<String> = admissible.iter().filter(|a| !tried(a)).cloned().collect();
-    if left.is_empty() {
+    let counted = &executed[since..];
+    let is_call = |a: &String, calls: &[&crate::state::CallRecord]| {
+        crate::parse::parse_call(a, tools).is_ok_and(|call| calls.iter().any(|r| r.call == call))
+    };
+    let left: Vec<String> = admissible
+        .iter()
+        .filter(|a| !is_call(a, counted))
+        .cloned()
+        .collect();
+    if !left.is_empty() {
+        return left;
+    }
+    let last = executed.last().map(|r| *r);
+    let but_last: Vec<String> = admissible
+        .iter()
+        .filter(|a| !last.is_some_and(|r| is_call(a, &[r])))
+        .cloned()
+        .collect();
+    if but_last.is_empty() {
         admissible.to_vec()
     } else {
-        left
+        but_last
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ir::{ParamIr, TypeIr};
+    use crate::state::CallRecord;
+
+    fn act_tool() -> Vec<ToolSpec> {
+        vec![ToolSpec {
+            name: "act".into(),
+            description: String::new(),
+            params: vec![ParamIr::new("command", TypeIr::String)],
+        }]
+    }
+
+    /// An episode that executed `calls`, each `(command, state_changed, reward)`.
+    fn state(calls: &[(&str, bool, f64)]) -> EpisodeState {
+        let tools = act_tool();
+        let mut st = EpisodeState::default();
+        for (i, (cmd, changed, reward)) in calls.iter().enumerate() {
+            let text = format!("act(\"{cmd}\")");
+            st.calls.push(CallRecord {
+                step: i as u32 + 1,
+                call: crate::parse::parse_call(&text, &tools).unwrap(),
+                text,
+                verifies: false,
+                blocked: false,
+                failure: None,
+                state_changed: *changed,
+                attempts: 1,
+                reward: *reward,
+            });
+        }
+        st
+    }
+
+    fn offered(admissible: &[&str], st: &EpisodeState, offer: ActionOffer) -> Vec<String> {
+        let admissible: Vec<String> = admissible.iter().map(|a| format!("act(\"{a}\")")).collect();
+        untried_actions(&admissible, &act_tool(), st, offer)
+            .into_iter()
+            .map(|a| {
+                a.trim_start_matches("act(\"")
+                    .trim_end_matches("\")")
+                    .to_string()
+            })
+            .collect()
+    }
+
+    /// The case the variants exist for: an item put in the wrong place (reward lost) must
+    /// be taken again, but plain `untried` remembers the first `take` for the whole episode.
+    #[test]
+    fn each_offer_counts_the_calls_it_should() {
+        let st = state(&[
+            ("look around", false, 0.0),
+            ("open fridge", true, 0.0),
+            ("take apple", true, 0.5),
+            ("put apple in sink", true, -0.5),
+            ("inventory", false, 0.0),
+        ]);
+        let admissible = ["look around", "inventory", "take apple", "close fridge"];
+        assert_eq!(
+            offered(&admissible, &st, ActionOffer::All),
+            ["look around", "inventory", "take apple", "close fridge"]
+        );
+        assert_eq!(
+            offered(&admissible, &st, ActionOffer::Untried),
+            ["close fridge"]
+        );
+        assert_eq!(
+            offered(&admissible, &st, ActionOffer::UntriedSinceReward),
+            ["look around", "take apple", "close fridge"]
+        );
+        assert_eq!(
+            offered(&admissible, &st, ActionOffer::UntriedSinceChange),
+            ["look around", "take apple", "close fridge"]
+        );
+        // A call that changed the state but earned nothing resets only `since_change`.
+        let st = state(&[("look around", false, 0.0), ("open fridge", true, 0.0)]);
+        let admissible = ["look around", "close fridge"];
+        assert_eq!(
+            offered(&admissible, &st, ActionOffer::UntriedSinceReward),
+            ["close fridge"]
+        );
+        assert_eq!(
+            offered(&admissible, &st, ActionOffer::UntriedSinceChange),
+            ["look around", "close fridge"]
+        );
+    }
+
+    #[test]
+    fn when_everything_was_tried_all_but_the_last_call_are_offered() {
+        let st = state(&[("look around", false, 0.0), ("inventory", false, 0.0)]);
+        let admissible = ["look around", "inventory"];
+        for offer in [
+            ActionOffer::Untried,
+            ActionOffer::UntriedSinceReward,
+            ActionOffer::UntriedSinceChange,
+        ] {
+            assert_eq!(
+                offered(&admissible, &st, offer),
+                ["look around"],
+                "{offer:?}"
+            );
+        }
+        // Never an empty choice, even when the only action is the last one.
+        assert_eq!(
+            offered(&["inventory"], &st, ActionOffer::Untried),
+            ["inventory"]
+        );
+    }
+
+    /// Blocked calls never ran, so they do not count as tried.
+    #[test]
+    fn a_blocked_call_is_not_tried() {
+        let mut st = state(&[("look around", false, 0.0)]);
+        st.calls[0].blocked = true;
+        assert_eq!(
+            offered(&["look around", "inventory"], &st, ActionOffer::Untried),
+            ["look around", "inventory"]
+        );
     }
 }

@@ -166,10 +166,17 @@ pub enum ActionOffer {
     /// Every admissible action the environment lists.
     #[default]
     All,
-    /// The admissible actions minus those this episode already executed (all of them again
-    /// once every one was tried): a small model that keeps choosing the same action is
-    /// pushed on to the ones it has not tried.
+    /// The admissible actions minus those this episode already executed: a small model
+    /// that keeps choosing the same action is pushed on to the ones it has not tried.
     Untried,
+    /// As `untried`, but counting only the calls since the episode's reward last changed:
+    /// a call that earned or lost reward changed the situation, so actions tried before it
+    /// (taking back an item put in the wrong place, say) are worth offering again.
+    UntriedSinceReward,
+    /// As `untried`, but counting only the calls since the environment last reported a
+    /// change of state (an action that changed nothing is not offered again until
+    /// something changes).
+    UntriedSinceChange,
 }
 
 impl ActionOffer {

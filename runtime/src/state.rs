@@ -25,6 +25,9 @@ pub struct CallRecord {
     pub failure: Option<FailureKind>,
     pub state_changed: bool,
     pub attempts: u32,
+    /// The reward the environment gave for this call (0 when none).
+    #[serde(default)]
+    pub reward: f64,
 }
 
 /// What the model's latest reply amounted to in the current step.

@@ -291,6 +291,8 @@ fn offer(o: ActionOffer) -> &'static str {
     match o {
         ActionOffer::All => "rt::ir::ActionOffer::All",
         ActionOffer::Untried => "rt::ir::ActionOffer::Untried",
+        ActionOffer::UntriedSinceReward => "rt::ir::ActionOffer::UntriedSinceReward",
+        ActionOffer::UntriedSinceChange => "rt::ir::ActionOffer::UntriedSinceChange",
     }
 }
 

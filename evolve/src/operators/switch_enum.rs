@@ -19,7 +19,11 @@ fn wanted(class: FailureClass) -> &'static [(&'static str, &'static str, &'stati
     match class {
         MalformedCall => &[("model", "decoding", &["constrained"])],
         Loop => &[
-            ("model", "offer", &["untried"]),
+            (
+                "model",
+                "offer",
+                &["untried_since_reward", "untried", "untried_since_change"],
+            ),
             ("loop", "strategy", &["reflect", "plan_then_act"]),
         ],
         PrematureFinish | ToolErrorIgnored => &[("loop", "strategy", &["reflect"])],
@@ -101,14 +105,17 @@ pub fn applicable(file: &File, target: &Target) -> bool {
     !options(file, target).is_empty()
 }
 
-/// The remedy the evidence points at, when one does: a loop under constrained decoding is
-/// the model choosing the same offered action again, so stop offering what it already did
-/// (`offer = untried`) before trying another loop strategy. Otherwise `None`: pick at random.
+/// The remedy the evidence points at, when one does: a loop under constrained decoding
+/// while every admissible action is offered is the model choosing the same offered action
+/// again, so stop offering what it already did (the first untried variant in `wanted`)
+/// before trying another loop strategy. Otherwise `None`: pick at random.
 fn preferred(file: &File, target: &Target, opts: &[Opt]) -> Option<usize> {
     let h = node::harness(file)?;
     let constrained = node::section_field(h, "model", "decoding")
         .is_some_and(|f| node::show(&f.value.kind) == "constrained");
-    (target.class() == FailureClass::Loop && constrained)
+    let offers_all =
+        node::section_field(h, "model", "offer").is_none_or(|f| node::show(&f.value.kind) == "all");
+    (target.class() == FailureClass::Loop && constrained && offers_all)
         .then(|| opts.iter().position(|o| o.spec.name == "offer"))
         .flatten()
 }
