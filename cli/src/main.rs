@@ -239,7 +239,8 @@ struct EvolveArgs {
     env: String,
     /// The model, overriding the one the seed harness declares (default: its
     /// `model.backend`, else sim:small): `sim:small|medium|large` (simulated),
-    /// `openai:BASE_URL#MODEL`, `cache:DIR:SPEC` / `replay:DIR`, `noisy:P` (test stand-in).
+    /// `openai:BASE_URL#MODEL`, `cache:DIR:SPEC` / `replay:DIR`, `random` (the random
+    /// admissible-action policy, no model: the floor), `noisy:P` (test stand-in).
     #[arg(long, value_name = "SPEC")]
     model: Option<String>,
     /// Rounds at most.
@@ -343,7 +344,8 @@ struct RunArgs {
     /// The model, overriding the one the harness declares (default: its `model.backend`,
     /// else sim:small): `sim:small|medium|large` (the simulated family,
     /// docs/SIM_MODEL.md), `openai:BASE_URL#MODEL` (any OpenAI-compatible server,
-    /// docs/MODELS.md), `cache:DIR:SPEC` / `replay:DIR` (response cache), or the test
+    /// docs/MODELS.md), `cache:DIR:SPEC` / `replay:DIR` (response cache), `random` (the
+    /// random admissible-action policy, no model: the floor to beat), or the test
     /// stand-ins `noisy:P` (follows the environment's expert with probability P, otherwise
     /// errs) and `scripted:PATH` (replays the lines of PATH in order, cycling).
     #[arg(long, value_name = "SPEC")]

@@ -360,6 +360,9 @@ fn model_note(model: &ModelSpec) -> &'static str {
             "note: SIMULATED results (sim:* model family), not a real model's\n"
         }
         ModelSpec::OpenAi(_) | ModelSpec::Replay(_) | ModelSpec::Cached { .. } => "",
+        ModelSpec::RandomPolicy => {
+            "note: the random admissible-action policy, no model: the floor to beat\n"
+        }
         _ => "note: results come from a test stand-in model, not a real or simulated one\n",
     }
 }

@@ -288,7 +288,7 @@ pub(crate) fn untried_actions(
     if !left.is_empty() {
         return left;
     }
-    let last = executed.last().map(|r| *r);
+    let last = executed.last().copied();
     let but_last: Vec<String> = admissible
         .iter()
         .filter(|a| !last.is_some_and(|r| is_call(a, &[r])))

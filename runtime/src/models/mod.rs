@@ -22,6 +22,7 @@ pub mod cache;
 pub mod noisy;
 #[cfg(feature = "openai")]
 pub mod openai;
+pub mod random_policy;
 pub mod sim;
 pub mod spec;
 

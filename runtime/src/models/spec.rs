@@ -16,6 +16,7 @@ pub const KNOWN_MODELS: &[&str] = &[
     "cache:DIR:SPEC",
     "replay:DIR",
     "sim:small|medium|large",
+    "random",
 ];
 
 /// Why `openai:` is refused by a runtime built without its `openai` feature (see the
@@ -42,6 +43,9 @@ pub enum ModelSpec {
     /// `sim:small|medium|large`: the simulated model family ([`super::sim`]). Its results
     /// are simulated and must be labelled so ([`ModelSpec::is_simulated`]).
     Sim(Tier),
+    /// `random`: the random admissible-action policy ([`super::random_policy`]), no model
+    /// at all: the floor a harness must beat.
+    RandomPolicy,
 }
 
 impl fmt::Display for ModelSpec {
@@ -54,6 +58,7 @@ impl fmt::Display for ModelSpec {
             ModelSpec::Cached { dir, inner } => write!(f, "{inner}, cached in {dir}"),
             ModelSpec::Replay(dir) => write!(f, "replay of {dir}"),
             ModelSpec::Sim(t) => write!(f, "sim:{t} (simulated)"),
+            ModelSpec::RandomPolicy => write!(f, "random policy (no model)"),
         }
     }
 }
@@ -72,6 +77,9 @@ impl ModelSpec {
                 KNOWN_MODELS.join(", ")
             )
         };
+        if spec == "random" {
+            return Ok(ModelSpec::RandomPolicy);
+        }
         let (kind, arg) = spec.split_once(':').ok_or_else(unknown)?;
         match kind {
             "noisy" => match arg.trim().parse::<f64>() {
@@ -165,6 +173,7 @@ impl ModelSpec {
             ),
             ModelSpec::Cached { inner, .. } => inner.model_id(),
             ModelSpec::Replay(dir) => format!("replay:{dir}"),
+            ModelSpec::RandomPolicy => "random".to_string(),
             #[allow(unreachable_patterns)]
             other => other.to_string(),
         }
@@ -203,6 +212,7 @@ impl ModelSpec {
                 Err(e) => Box::new(FailingModel(e)),
             },
             ModelSpec::Sim(t) => Box::new(SimModel::new(*t)),
+            ModelSpec::RandomPolicy => Box::new(super::random_policy::RandomPolicy),
         }
     }
 }
