@@ -169,6 +169,67 @@ enum BenchCommand {
     /// `--criterion-md` includes criterion's results, rendered by `cargo run -p
     /// harnessx-benches --bin criterion-report`. scripts/benchmarks.sh runs everything.
     Evolution(BenchEvolutionArgs),
+    /// The real-model benchmark: a real model (default: SmolLM2-135M on the local server
+    /// of scripts/serve-smollm2.sh) plays TextWorldExpress `twc` through the stdio bridge.
+    /// Arms: the seed harness, the random admissible-action policy (the floor, no model),
+    /// random mutation search, prompt-only search, AEGIS, AEGIS with the proposer, and the
+    /// expert (the environment's oracle). The evolving arms get the same train games, gate
+    /// and episode budget; every final harness plays the same held-out games (the test
+    /// fold), compared game by game with paired sign tests. Replies are recorded in
+    /// --cache, so a rerun replays them and the report says "replayed" with the date and
+    /// machine of the run that asked the model. Needs python3, Java and textworld-express.
+    Real(BenchRealArgs),
+}
+
+#[derive(Debug, clap::Args)]
+pub(crate) struct BenchRealArgs {
+    /// The model, recorded in --cache: `openai:BASE_URL#MODEL`, or `sim:TIER` (simulated;
+    /// to try the command). A `cache:DIR:SPEC` or `replay:DIR` spec is used as given.
+    #[arg(long, value_name = "SPEC", default_value = harnessx_evolve::realbench::DEFAULT_MODEL)]
+    model: String,
+    /// Where the model's replies are recorded and replayed from.
+    #[arg(long, value_name = "DIR", default_value = "runs/real-bench-cache")]
+    cache: std::path::PathBuf,
+    /// The seed harness.
+    #[arg(long, value_name = "FILE", default_value = harnessx_evolve::realbench::DEFAULT_HARNESS)]
+    harness: std::path::PathBuf,
+    /// Game settings, comma-separated: easy (1 room, 1 item), hard (1 room, 3 items).
+    #[arg(long, value_delimiter = ',', default_value = "easy", value_parser = ["easy", "hard"])]
+    settings: Vec<String>,
+    /// Arms, comma-separated (default all): seed, random_policy, random_search,
+    /// prompt_only, aegis, aegis_proposer, expert.
+    #[arg(long, value_delimiter = ',')]
+    arms: Option<Vec<String>>,
+    /// Train games per evaluation (train fold, one seed each).
+    #[arg(long, default_value_t = 16)]
+    train_tasks: u64,
+    /// Held-out games (test fold) every arm's final harness plays.
+    #[arg(long, default_value_t = 40)]
+    held_out_tasks: u64,
+    /// Train episodes per evolving arm: the same hard limit for each.
+    #[arg(long, default_value_t = 64)]
+    budget_episodes: u64,
+    /// Rounds per evolving arm.
+    #[arg(long, default_value_t = 3)]
+    rounds: u32,
+    /// Candidates per round.
+    #[arg(long, default_value_t = 2)]
+    candidates: usize,
+    /// Evolution seeds per evolving arm.
+    #[arg(long, default_value_t = 1)]
+    seeds: u64,
+    /// Train environment instead of the TextWorldExpress bridge (with --held-out-env).
+    #[arg(long, value_name = "ENV", requires = "held_out_env")]
+    train_env: Option<String>,
+    /// Held-out environment instead of the bridge's test fold (with --train-env).
+    #[arg(long, value_name = "ENV", requires = "train_env")]
+    held_out_env: Option<String>,
+    /// Where the evolving arms' run directories are kept.
+    #[arg(long, value_name = "DIR", default_value = "runs/bench-real")]
+    work: std::path::PathBuf,
+    /// The report to write; plots go to `bench/` next to it.
+    #[arg(long, default_value = "docs/BENCHMARKS_REAL.md")]
+    out: std::path::PathBuf,
 }
 
 #[derive(Debug, clap::Args)]
@@ -507,6 +568,7 @@ fn main() -> ExitCode {
         ),
         Command::Resume(a) => evolve::resume(&a.dir, a.workers, color),
         Command::Report(a) => evolve::report(&a.dir, color),
+        Command::Bench(BenchCommand::Real(a)) => bench::bench_real(a, color),
         Command::Bench(BenchCommand::Evolution(a)) => {
             let command = std::iter::once("harnessx".to_string())
                 .chain(std::env::args().skip(1))

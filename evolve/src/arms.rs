@@ -27,7 +27,7 @@ use std::time::Instant;
 
 use crate::checkpoint::Config;
 use crate::gate::{evaluate, static_check};
-use crate::round::Quiet;
+use crate::round::{Observer, Quiet};
 use crate::run::{held_out_pairs, start_as, Options};
 use harnessx_runtime::models::spec::ModelSpec;
 
@@ -92,6 +92,18 @@ pub fn expert_held_out(cfg: &Config, workers: usize) -> Result<ArmRun, String> {
 /// Runs `arm` on `cfg` in `out` (removed first if it exists). The seed arm is only the
 /// held-out evaluation of the seed harness.
 pub fn run_arm(cfg: &Config, arm: Arm, out: &Path, workers: usize) -> Result<ArmRun, String> {
+    run_arm_observed(cfg, arm, out, workers, &mut Quiet)
+}
+
+/// [`run_arm`], reporting the run's rounds to `obs` (a long real-model arm shows its
+/// progress).
+pub fn run_arm_observed(
+    cfg: &Config,
+    arm: Arm,
+    out: &Path,
+    workers: usize,
+    obs: &mut dyn Observer,
+) -> Result<ArmRun, String> {
     let model = cfg.model_spec()?;
     if arm == Arm::Seed {
         return seed_only(cfg, &model, workers);
@@ -103,7 +115,7 @@ pub fn run_arm(cfg: &Config, arm: Arm, out: &Path, workers: usize) -> Result<Arm
         workers,
         abort: None,
     };
-    let cp = start_as(cfg.clone(), &model, &opts, arm, &mut Quiet)?;
+    let cp = start_as(cfg.clone(), &model, &opts, arm, obs)?;
     let seconds = t.elapsed().as_secs_f64();
     let fin = cp
         .final_result

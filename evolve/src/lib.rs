@@ -48,7 +48,7 @@
 //! 9. `round`;
 //! 10. `run`, `progress`;
 //! 11. `arms`, `report`;
-//! 12. `bench`.
+//! 12. `bench`, `realbench`.
 
 pub mod arms;
 pub mod bench;
@@ -63,6 +63,7 @@ pub mod operators;
 pub mod planner;
 pub mod progress;
 pub mod proposer;
+pub mod realbench;
 pub mod report;
 pub mod round;
 pub mod run;

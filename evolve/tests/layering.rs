@@ -16,7 +16,7 @@ const LAYERS: &[&[&str]] = &[
     &["round"],
     &["run", "progress"],
     &["arms", "report"],
-    &["bench"],
+    &["bench", "realbench"],
 ];
 
 fn layer(module: &str) -> Option<usize> {
