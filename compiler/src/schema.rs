@@ -367,7 +367,7 @@ pub const MODEL_FIELDS: &[FieldSpec] = &[
         ty: FieldType::Enum(OFFERS),
         default: Some(Lit::Variant("all")),
         evolve: EvolveDefault::AnyVariant,
-        doc: "which admissible actions the model is offered (in `{{admissible_actions}}` and as the constrained choice): `all`; `untried` (those this episode has not executed yet); `untried_since_reward` (not executed since the reward last changed); `untried_since_change` (not executed since the environment's state last changed). When every one was tried, all but the last executed are offered again",
+        doc: "which admissible actions the model is offered (in `{{admissible_actions}}` and as the constrained choice): `all`; `untried` (those this episode has not executed yet); `untried_since_reward` (not executed since the reward last rose, and never one that lost reward); `untried_since_change` (not executed since the environment's state last changed). When every one was tried, all but the last executed are offered again",
     },
     FieldSpec {
         name: "api_key_env",

@@ -250,8 +250,9 @@ impl<'a> Run<'a> {
 /// The admissible actions left after leaving out those the episode already executed
 /// (`offer = untried` and its variants): a call that parses to the same tool and arguments
 /// as an executed, unblocked call is no longer offered. The variants count only the calls
-/// after the last one that earned reward (`untried_since_reward`) or changed the
-/// environment's state (`untried_since_change`).
+/// after the last one that earned reward, and every call that lost reward
+/// (`untried_since_reward`), or the calls after the last one that changed the environment's
+/// state (`untried_since_change`).
 ///
 /// When every admissible action has been tried, all of them are offered again except the
 /// one executed last (an empty choice would leave the model nothing valid to say, and
@@ -269,20 +270,29 @@ pub(crate) fn untried_actions(
         ActionOffer::Untried => 0,
         ActionOffer::UntriedSinceReward => executed
             .iter()
-            .rposition(|r| r.reward != 0.0)
+            .rposition(|r| r.reward > 0.0)
             .map_or(0, |i| i + 1),
         ActionOffer::UntriedSinceChange => executed
             .iter()
             .rposition(|r| r.state_changed)
             .map_or(0, |i| i + 1),
     };
-    let counted = &executed[since..];
+    // A call that lost reward stays tried for the whole episode under
+    // `untried_since_reward`: progress makes old actions worth another try, not old mistakes.
+    let counted: Vec<&crate::state::CallRecord> = executed
+        .iter()
+        .enumerate()
+        .filter(|(i, r)| {
+            *i >= since || (offer == ActionOffer::UntriedSinceReward && r.reward < 0.0)
+        })
+        .map(|(_, r)| *r)
+        .collect();
     let is_call = |a: &String, calls: &[&crate::state::CallRecord]| {
         crate::parse::parse_call(a, tools).is_ok_and(|call| calls.iter().any(|r| r.call == call))
     };
     let left: Vec<String> = admissible
         .iter()
-        .filter(|a| !is_call(a, counted))
+        .filter(|a| !is_call(a, &counted))
         .cloned()
         .collect();
     if !left.is_empty() {
@@ -375,6 +385,25 @@ mod tests {
         assert_eq!(
             offered(&admissible, &st, ActionOffer::UntriedSinceChange),
             ["look around", "take apple", "close fridge"]
+        );
+        // After the apple is taken again (reward rises), everything is offered anew except
+        // the put that lost reward.
+        let mut calls = vec![
+            ("look around", false, 0.0),
+            ("take apple", true, 0.5),
+            ("put apple in sink", true, -0.5),
+            ("take apple", true, 0.5),
+        ];
+        let st2 = state(&calls);
+        let puts = ["put apple in sink", "put apple in fridge", "look around"];
+        assert_eq!(
+            offered(&puts, &st2, ActionOffer::UntriedSinceReward),
+            ["put apple in fridge", "look around"]
+        );
+        calls.push(("look around", false, 0.0));
+        assert_eq!(
+            offered(&puts, &state(&calls), ActionOffer::UntriedSinceReward),
+            ["put apple in fridge"]
         );
         // A call that changed the state but earned nothing resets only `since_change`.
         let st = state(&[("look around", false, 0.0), ("open fridge", true, 0.0)]);

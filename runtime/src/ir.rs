@@ -169,9 +169,10 @@ pub enum ActionOffer {
     /// The admissible actions minus those this episode already executed: a small model
     /// that keeps choosing the same action is pushed on to the ones it has not tried.
     Untried,
-    /// As `untried`, but counting only the calls since the episode's reward last changed:
-    /// a call that earned or lost reward changed the situation, so actions tried before it
-    /// (taking back an item put in the wrong place, say) are worth offering again.
+    /// As `untried`, but counting only the calls since the episode's reward last rose, and
+    /// every call that lost reward: progress changes the situation, so actions tried
+    /// before it are worth offering again, but a call that lost reward (an item put in the
+    /// wrong place, say) is never offered again.
     UntriedSinceReward,
     /// As `untried`, but counting only the calls since the environment last reported a
     /// change of state (an action that changed nothing is not offered again until
