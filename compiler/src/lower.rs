@@ -321,6 +321,8 @@ impl Lower {
         m.seed = self.fit_u64_i(n, span, "`model.seed`");
         let g = self.get(fields, F, "timeout");
         m.timeout_ms = self.ms_field(g, span, "`model.timeout`");
+        let g = self.get(fields, F, "context_window");
+        m.context_window = self.tokens_field(g, span, "`model.context_window`");
         m
     }
 

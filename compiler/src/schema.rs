@@ -370,6 +370,17 @@ pub const MODEL_FIELDS: &[FieldSpec] = &[
         doc: "which admissible actions the model is offered (in `{{admissible_actions}}` and as the constrained choice): `all`; `untried` (those this episode has not executed yet); `untried_since_reward` (not executed since the reward last rose, and never one that lost reward); `untried_since_change` (not executed since the environment's state last changed). When every one was tried, all but the last executed are offered again",
     },
     FieldSpec {
+        name: "context_window",
+        ty: FieldType::Tokens {
+            min: 64,
+            max: 10_000_000,
+        },
+        default: None,
+        // A fact about the model, not a choice to evolve.
+        evolve: EvolveDefault::Never,
+        doc: "the model's context window: the prompt is compacted to fit it with room for `max_tokens`, whatever `context.budget` says (unset: only the budget applies)",
+    },
+    FieldSpec {
         name: "api_key_env",
         ty: FieldType::Str,
         default: None,

@@ -95,9 +95,15 @@ pub struct Context {
 
 impl Context {
     pub fn new(ir: &ContextIr) -> Self {
+        Self::within(ir, None)
+    }
+
+    /// A context whose budget is `ir`'s, or `limit` when that is smaller: the most prompt
+    /// tokens the model's declared context window allows ([`crate::ir::ModelIr::prompt_limit`]).
+    pub fn within(ir: &ContextIr, limit: Option<u64>) -> Self {
         Context {
             messages: Vec::new(),
-            budget: ir.budget_tokens,
+            budget: limit.map_or(ir.budget_tokens, |l| l.min(ir.budget_tokens)),
             strategy: ir.compaction,
             keep_last: ir.keep_last,
             step: 0,
@@ -347,7 +353,30 @@ impl Context {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::ir::PinRef;
+    use crate::ir::{ModelIr, PinRef};
+
+    /// A declared context window lowers the budget below `context.budget`, never raises it.
+    #[test]
+    fn a_declared_window_caps_the_budget() {
+        let model = |window: Option<u64>, max_tokens: u32| ModelIr {
+            context_window: window,
+            max_tokens,
+            ..ModelIr::default()
+        };
+        // 2048 less 5% (102) less a 256-token reply.
+        assert_eq!(model(Some(2048), 256).prompt_limit(), Some(1690));
+        assert_eq!(model(None, 256).prompt_limit(), None);
+        assert_eq!(model(Some(100), 256).prompt_limit(), Some(1));
+        let ir = ContextIr {
+            budget_tokens: 2000,
+            ..ContextIr::default()
+        };
+        let capped = Context::within(&ir, model(Some(2048), 256).prompt_limit());
+        assert_eq!(capped.budget, 1690);
+        let roomy = Context::within(&ir, model(Some(128_000), 256).prompt_limit());
+        assert_eq!(roomy.budget, 2000);
+        assert_eq!(Context::within(&ir, None).budget, 2000);
+    }
 
     /// System and goal (pinned) at step 0, then an observation and a reply in steps 1..=10.
     fn ctx(strategy: Compaction, budget: u64, keep_last: u32) -> Context {

@@ -79,7 +79,7 @@ impl<'a> Run<'a> {
                 max_steps: ir.loop_.max_steps,
                 ..EpisodeState::default()
             },
-            context: Context::new(&ir.context),
+            context: Context::within(&ir.context, ir.model.prompt_limit()),
             effects: Effects::default(),
             reprompts_used: 0,
             retries_used: 0,

@@ -122,6 +122,25 @@ pub struct ModelIr {
     /// A fixed model seed; when `None` the episode seed is used.
     pub seed: Option<u64>,
     pub timeout_ms: Option<u64>,
+    /// The model's context window in tokens (`model.context_window`): the prompt is
+    /// compacted to fit it with room for the reply, whatever `context.budget` says
+    /// ([`ModelIr::prompt_limit`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub context_window: Option<u64>,
+}
+
+impl ModelIr {
+    /// The most prompt tokens (by the runtime's estimate) a request may carry under the
+    /// declared context window: the window less the longest reply, less 5% for the
+    /// estimate's error (within 2% of SmolLM2's tokenizer on TextWorldExpress prompts, see
+    /// docs/MODELS.md). `None` without a declared window.
+    pub fn prompt_limit(&self) -> Option<u64> {
+        self.context_window.map(|w| {
+            (w - w / 20)
+                .saturating_sub(u64::from(self.max_tokens))
+                .max(1)
+        })
+    }
 }
 
 /// Language defaults for the model section.
@@ -145,6 +164,7 @@ impl Default for ModelIr {
             api_key_env: None,
             seed: None,
             timeout_ms: None,
+            context_window: None,
         }
     }
 }

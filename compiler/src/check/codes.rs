@@ -98,6 +98,7 @@ codes! {
         VALUE_OUTSIDE_EVOLVE = "E0312", "the field's current value is outside its `@evolve` bounds";
         NOT_EVOLVABLE = "E0313", "`@evolve` on a field the evolver may never change";
         COUNT_EXCEEDS_WINDOW = "E0314", "`repeated_action` with `count` greater than `window`";
+        NO_ROOM_FOR_PROMPT = "E0315", "`model.context_window` leaves no room for a prompt after `max_tokens`";
 
         // Warnings.
         ALWAYS_FIRES = "W0001", "a rule without `when` blocks or stops on every event";

@@ -20,6 +20,7 @@ pub fn run(ctx: &Ctx, require_items: bool, out: &mut Vec<Diagnostic>) {
                     match spec.name {
                         "context" => duplicate_pins(s, out),
                         "loop" => reflect_every_without_reflect(s, out),
+                        "model" => window_without_room(s, out),
                         _ => {}
                     }
                 }
@@ -280,6 +281,47 @@ fn duplicate_pins(s: &Section, out: &mut Vec<Diagnostic>) {
             }
         }
     }
+}
+
+/// `context_window` must leave room for a prompt once the reply's `max_tokens` (and the 5%
+/// the runtime keeps for its token estimate, `ModelIr::prompt_limit` in the runtime)
+/// are set aside; a window at most that size would leave every prompt empty.
+fn window_without_room(s: &Section, out: &mut Vec<Diagnostic>) {
+    let Some(window) = s.fields.iter().find(|f| f.name.name == "context_window") else {
+        return;
+    };
+    let ValueKind::Tokens(w) = window.value.kind else {
+        return;
+    };
+    let max_tokens = s.fields.iter().find(|f| f.name.name == "max_tokens");
+    let reply = match max_tokens.map(|f| &f.value.kind) {
+        Some(ValueKind::Int(n)) => u64::try_from(*n).unwrap_or(0),
+        Some(_) => return,
+        None => match schema::MODEL_FIELDS.iter().find(|f| f.name == "max_tokens") {
+            Some(schema::FieldSpec {
+                default: Some(Lit::Int(n)),
+                ..
+            }) => u64::try_from(*n).unwrap_or(0),
+            _ => return,
+        },
+    };
+    // Less than 64 tokens of prompt is no room at all for a system prompt and a step.
+    if (w - w / 20).saturating_sub(reply) >= 64 {
+        return;
+    }
+    let mut d = Diagnostic::error(
+        codes::NO_ROOM_FOR_PROMPT,
+        format!(
+            "a context window of {w} tokens leaves no room for a prompt after replies of up to {reply} tokens"
+        ),
+        window.value.span,
+        "too small for `max_tokens`",
+    )
+    .with_help("declare the model's real context window, or lower `max_tokens`");
+    if let Some(m) = max_tokens {
+        d = d.with_secondary(m.value.span, format!("replies of up to {reply} tokens"));
+    }
+    out.push(d);
 }
 
 /// `reflect_every` only matters with `strategy = reflect`.

@@ -33,6 +33,10 @@ pub fn ir_fn(ir: &HarnessIr, out: &mut Src) {
                 "timeout_ms",
                 Expr::atom(lit::option(&m.timeout_ms, |n| lit::u64(*n))),
             ),
+            (
+                "context_window",
+                Expr::atom(lit::option(&m.context_window, |n| lit::u64(*n))),
+            ),
         ],
     );
     let prompts = seq(ir.prompts.iter().map(|p| {
