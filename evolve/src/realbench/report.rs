@@ -42,6 +42,23 @@ fn arm_title(a: &ArmResult) -> String {
     }
 }
 
+/// A short series name for the plot's legend.
+fn plot_label(a: &ArmResult) -> String {
+    let name = match a.arm {
+        RealArm::Seed => "seed",
+        RealArm::RandomPolicy => "random action (floor)",
+        RealArm::RandomSearch => "random search",
+        RealArm::PromptOnly => "prompt-only",
+        RealArm::Aegis => "AEGIS",
+        RealArm::AegisProposer => "AEGIS + proposer",
+        RealArm::Expert => "expert",
+    };
+    match a.seed {
+        Some(s) if s > 1 => format!("{name} ({s})"),
+        _ => name.to_string(),
+    }
+}
+
 /// The comparisons the report makes: every evolving arm against the seed and the floor,
 /// and the AEGIS arms against the other searches and each other (the expert, the ceiling,
 /// is in the table only).
@@ -322,7 +339,7 @@ fn plot(run: &RealBenchRun, r: &SettingResult) -> String {
                 pts.insert(0, (0.0, pts[0].1));
             }
             pts.dedup_by(|p, q| p.0 == q.0);
-            (arm_title(a), pts)
+            (plot_label(a), pts)
         })
         .collect();
     let refs: Vec<(&str, Vec<(f64, f64)>)> = series
