@@ -156,6 +156,21 @@ enum Command {
     /// Run a benchmark and write its report.
     #[command(after_help = EXIT_STATUS, subcommand)]
     Bench(BenchCommand),
+
+    /// Run the language server on standard input and output, for editors.
+    ///
+    /// Speaks the Language Server Protocol: diagnostics on open and change, formatting,
+    /// hover, completion, go to definition and find references for .harness files. An
+    /// editor starts it; see docs/EDITORS.md for VS Code, Neovim and Helix. Exits 0 after
+    /// the client's `shutdown` and `exit`, 1 when the connection fails.
+    Lsp(LspArgs),
+}
+
+#[derive(Debug, clap::Args)]
+struct LspArgs {
+    /// Accepted for clients that pass it; standard input and output is the only transport.
+    #[arg(long)]
+    stdio: bool,
 }
 
 #[derive(Debug, Subcommand)]
@@ -569,6 +584,13 @@ fn main() -> ExitCode {
         Command::Resume(a) => evolve::resume(&a.dir, a.workers, color),
         Command::Report(a) => evolve::report(&a.dir, color),
         Command::Bench(BenchCommand::Real(a)) => bench::bench_real(a, color),
+        Command::Lsp(_) => match harnessx_lsp::run_stdio() {
+            Ok(()) => exit::OK,
+            Err(e) => {
+                output::error(&e, color);
+                exit::FAILED
+            }
+        },
         Command::Bench(BenchCommand::Evolution(a)) => {
             let command = std::iter::once("harnessx".to_string())
                 .chain(std::env::args().skip(1))

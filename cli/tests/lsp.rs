@@ -1,0 +1,189 @@
+//! `harnessx lsp` end to end: the real binary over stdio, spoken to in JSON-RPC as an
+//! editor speaks to it (initialize, didOpen, didChange, requests, shutdown, exit).
+
+mod lsp_client;
+
+use lsp_client::{pos_of, uri, Client};
+use serde_json::{json, Value};
+
+const CLEAN: &str = include_str!("../../examples/household.harness");
+
+fn codes(diags: &Value) -> Vec<String> {
+    diags["diagnostics"]
+        .as_array()
+        .expect("a diagnostics list")
+        .iter()
+        .map(|d| d["code"].as_str().unwrap_or("").to_string())
+        .collect()
+}
+
+#[test]
+fn handshake_announces_what_the_server_does_and_shutdown_exits_cleanly() {
+    let (client, init) = Client::start();
+    let caps = &init["capabilities"];
+    assert_eq!(caps["textDocumentSync"], 1, "full sync");
+    assert_eq!(caps["documentFormattingProvider"], true);
+    assert_eq!(init["serverInfo"]["name"], "harnessx");
+    let status = client.shutdown();
+    assert!(status.success(), "exit status {status:?}");
+}
+
+#[test]
+fn diagnostics_on_open_and_change_carry_codes_suggestions_and_utf16_ranges() {
+    let (mut client, _) = Client::start();
+    let doc = uri("diag.harness");
+    let opened = client.open(&doc, CLEAN);
+    assert_eq!(opened["version"], 1);
+    assert!(codes(&opened).is_empty(), "{opened}");
+
+    // Non-ASCII text on the lines before the errors.
+    let broken = CLEAN.replace(
+        "on after_model as reask",
+        "# “café 🚀”\n  on after_modle as reask",
+    );
+    let broken = broken.replace("  model {", "  # 日本語 ✓\n  model {\n    note = \"🚀\"");
+    client.change(&doc, 2, &broken);
+    let changed = client.diagnostics(&doc);
+    assert_eq!(changed["version"], 2);
+    let diags = changed["diagnostics"].as_array().unwrap();
+    let hook = diags
+        .iter()
+        .find(|d| d["code"] == "E0109")
+        .unwrap_or_else(|| panic!("unknown hook reported: {changed}"));
+    assert_eq!(hook["source"], "harnessx");
+    assert_eq!(hook["severity"], 1);
+    assert!(
+        hook["message"]
+            .as_str()
+            .unwrap()
+            .contains("did you mean `after_model`"),
+        "{hook}"
+    );
+    assert_eq!(hook["range"]["start"], pos_of(&broken, "after_modle as", 0));
+    assert_eq!(hook["range"]["end"], pos_of(&broken, "after_modle as", 11));
+    let field = diags
+        .iter()
+        .find(|d| d["code"] == "E0102")
+        .unwrap_or_else(|| panic!("unknown field reported: {changed}"));
+    assert_eq!(field["range"]["start"], pos_of(&broken, "note =", 0));
+
+    // Non-ASCII on the same line before the error, in a string: columns count UTF-16.
+    let same_line = CLEAN.replace(
+        "tool look() \"Describe where you are\"",
+        "tool look() \"Décrire 🚀 où\" { timout = 2s }",
+    );
+    client.change(&doc, 3, &same_line);
+    let changed = client.diagnostics(&doc);
+    let option = changed["diagnostics"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|d| d["code"] == "E0102")
+        .unwrap_or_else(|| panic!("unknown tool option reported: {changed}"))
+        .clone();
+    let expected = pos_of(&same_line, "timout", 0);
+    assert_eq!(option["range"]["start"], expected);
+    let byte_column = same_line
+        .lines()
+        .find(|l| l.contains("timout"))
+        .unwrap()
+        .find("timout")
+        .unwrap();
+    assert_ne!(
+        expected["character"],
+        json!(byte_column),
+        "the test needs multi-byte text"
+    );
+    assert!(
+        option["message"].as_str().unwrap().contains("timeout"),
+        "{option}"
+    );
+
+    // Fixing the file clears the squiggles.
+    client.change(&doc, 4, CLEAN);
+    let fixed = client.diagnostics(&doc);
+    assert_eq!(fixed["version"], 4);
+    assert!(codes(&fixed).is_empty(), "{fixed}");
+    assert!(client.shutdown().success());
+}
+
+#[test]
+fn syntax_errors_are_diagnostics_too_and_a_duplicate_points_at_the_first() {
+    let (mut client, _) = Client::start();
+    let doc = uri("syntax.harness");
+    let text =
+        "harness h {\n  prompt system \"a\"\n  prompt system \"b\"\n  tool go(t: string\n}\n";
+    let diags = client.open(&doc, text);
+    let all = codes(&diags);
+    assert!(all.iter().any(|c| c.starts_with("E000")), "{diags}");
+    let dup = diags["diagnostics"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|d| d["code"] == "E0120")
+        .unwrap_or_else(|| panic!("duplicate reported: {diags}"));
+    let related = &dup["relatedInformation"][0];
+    assert_eq!(related["location"]["uri"], doc);
+    assert_eq!(
+        related["location"]["range"]["start"],
+        json!({"line": 1, "character": 9})
+    );
+    assert!(client.shutdown().success());
+}
+
+#[test]
+fn formatting_uses_the_canonical_printer_and_refuses_syntax_errors() {
+    let (mut client, _) = Client::start();
+    let doc = uri("fmt.harness");
+    let messy = "harness h {\nprompt system   \"x\"\n      tool go(t: string)   \"Go\"\n}\n";
+    client.open(&doc, messy);
+    let params = json!({ "textDocument": { "uri": doc }, "options": { "tabSize": 2, "insertSpaces": true } });
+    let edits = client.request("textDocument/formatting", params.clone());
+    let edits = edits.as_array().expect("edits");
+    assert_eq!(edits.len(), 1);
+    let canonical = harnessx_syntax::format_source(messy).unwrap();
+    assert_eq!(edits[0]["newText"], canonical);
+    assert_eq!(
+        edits[0]["range"]["start"],
+        json!({"line": 0, "character": 0})
+    );
+    assert_eq!(edits[0]["range"]["end"], json!({"line": 4, "character": 0}));
+
+    // Already canonical: no edit.
+    client.change(&doc, 2, &canonical);
+    let _ = client.diagnostics(&doc);
+    assert_eq!(
+        client.request("textDocument/formatting", params.clone()),
+        json!([])
+    );
+
+    // Syntax errors: refused, like `harnessx fmt`.
+    client.change(&doc, 3, "harness h {\n  tool go(\n}\n");
+    let _ = client.diagnostics(&doc);
+    assert_eq!(
+        client.request("textDocument/formatting", params),
+        Value::Null
+    );
+    assert!(client.shutdown().success());
+}
+
+#[test]
+fn requests_about_unknown_documents_or_methods_are_errors_not_crashes() {
+    let (mut client, _) = Client::start();
+    let params = json!({ "textDocument": { "uri": uri("never-opened.harness") }, "options": { "tabSize": 2, "insertSpaces": true } });
+    let response = client.request_raw("textDocument/formatting", params);
+    assert_eq!(response["error"]["code"], -32602, "{response}");
+    let response = client.request_raw("harnessx/noSuchMethod", json!({}));
+    assert_eq!(response["error"]["code"], -32601, "{response}");
+    let response = client.request_raw("textDocument/formatting", json!({ "nonsense": true }));
+    assert_eq!(response["error"]["code"], -32602, "{response}");
+    // Closing a document clears its diagnostics.
+    let doc = uri("closed.harness");
+    client.open(&doc, "harness h { oops }");
+    client.notify(
+        "textDocument/didClose",
+        json!({ "textDocument": { "uri": doc } }),
+    );
+    assert_eq!(client.diagnostics(&doc)["diagnostics"], json!([]));
+    assert!(client.shutdown().success());
+}

@@ -1,0 +1,19 @@
+//! harnessx-lsp: a Language Server for `.harness` files, over standard input and output.
+//!
+//! `harnessx lsp` runs [`run_stdio`]. Everything the server says comes from the compiler
+//! crates: diagnostics from `harnessx_compiler::check_source`, formatting from the
+//! canonical printer. This crate only maps byte spans to the protocol's positions and
+//! the requests to those calls.
+//!
+//! Modules:
+//! - [`server`]: the handshake, the open documents, one handler per request;
+//! - [`position`]: byte offsets ⇄ line and UTF-16 column;
+//! - [`diagnostics`]: the checker's diagnostics as LSP diagnostics;
+//! - [`format`]: formatting through the printer.
+
+pub mod diagnostics;
+pub mod format;
+pub mod position;
+pub mod server;
+
+pub use server::{capabilities, run_stdio};
