@@ -23,6 +23,7 @@ fn handshake_announces_what_the_server_does_and_shutdown_exits_cleanly() {
     let caps = &init["capabilities"];
     assert_eq!(caps["textDocumentSync"], 1, "full sync");
     assert_eq!(caps["documentFormattingProvider"], true);
+    assert_eq!(caps["hoverProvider"], true);
     assert_eq!(init["serverInfo"]["name"], "harnessx");
     let status = client.shutdown();
     assert!(status.success(), "exit status {status:?}");
@@ -185,5 +186,51 @@ fn requests_about_unknown_documents_or_methods_are_errors_not_crashes() {
         json!({ "textDocument": { "uri": doc } }),
     );
     assert_eq!(client.diagnostics(&doc)["diagnostics"], json!([]));
+    assert!(client.shutdown().success());
+}
+
+#[test]
+fn hover_shows_schema_docs_and_legal_values_at_utf16_positions() {
+    let (mut client, init) = Client::start();
+    assert_eq!(init["capabilities"]["hoverProvider"], true);
+    let doc = uri("hover.harness");
+    // Non-ASCII before the hovered word on its line: the server must count UTF-16 units.
+    let text = CLEAN.replace(
+        "    strategy = react",
+        "    # ✓\n    strategy = react # “日本” 🚀",
+    );
+    client.open(&doc, &text);
+    let hover = |client: &mut Client, needle: &str, delta: u32| {
+        client.request(
+            "textDocument/hover",
+            json!({ "textDocument": { "uri": doc }, "position": pos_of(&text, needle, delta) }),
+        )
+    };
+    let field = hover(&mut client, "strategy = react", 3);
+    assert_eq!(field["contents"]["kind"], "markdown");
+    let value = field["contents"]["value"].as_str().unwrap();
+    assert!(value.contains("**`loop.strategy`**"), "{value}");
+    assert!(
+        value.contains("one of `react`, `plan_then_act`, `reflect`"),
+        "{value}"
+    );
+    assert_eq!(
+        field["range"]["start"],
+        pos_of(&text, "strategy = react", 0)
+    );
+
+    let hook = hover(&mut client, "after_model as", 0);
+    let value = hook["contents"]["value"].as_str().unwrap();
+    assert!(value.contains("**`after_model`** — hook"), "{value}");
+    assert!(value.contains("`reprompt`"), "{value}");
+
+    let action = hover(&mut client, "reprompt \"", 4);
+    assert!(action["contents"]["value"]
+        .as_str()
+        .unwrap()
+        .contains("Legal on: `after_model`"));
+
+    // Nothing to say between words.
+    assert_eq!(hover(&mut client, "  loop {", 0), Value::Null);
     assert!(client.shutdown().success());
 }

@@ -9,10 +9,16 @@
 //! - [`server`]: the handshake, the open documents, one handler per request;
 //! - [`position`]: byte offsets ⇄ line and UTF-16 column;
 //! - [`diagnostics`]: the checker's diagnostics as LSP diagnostics;
-//! - [`format`]: formatting through the printer.
+//! - [`format`]: formatting through the printer;
+//! - [`locate`]: what is at an offset of the (partial) tree;
+//! - [`describe`]: Markdown for the language's names, from the schema;
+//! - [`hover`]: the description of the name under the cursor.
 
+pub mod describe;
 pub mod diagnostics;
 pub mod format;
+pub mod hover;
+pub mod locate;
 pub mod position;
 pub mod server;
 

@@ -17,17 +17,18 @@ use lsp_types::notification::{
     DidChangeTextDocument, DidCloseTextDocument, DidOpenTextDocument, LogMessage,
     Notification as _, PublishDiagnostics,
 };
-use lsp_types::request::{Formatting, Request as _};
+use lsp_types::request::{Formatting, HoverRequest, Request as _};
 use lsp_types::{
     DidChangeTextDocumentParams, DidCloseTextDocumentParams, DidOpenTextDocumentParams,
-    DocumentFormattingParams, LogMessageParams, MessageType, OneOf, PublishDiagnosticsParams,
+    DocumentFormattingParams, Hover, HoverContents, HoverParams, HoverProviderCapability,
+    LogMessageParams, MarkupContent, MarkupKind, MessageType, OneOf, PublishDiagnosticsParams,
     ServerCapabilities, ServerInfo, TextDocumentContentChangeEvent, TextDocumentSyncCapability,
     TextDocumentSyncKind, TextEdit, Url,
 };
 use serde_json::Value as Json;
 
 use crate::position::LineIndex;
-use crate::{diagnostics, format};
+use crate::{diagnostics, format, hover};
 
 /// Runs the server on standard input and output until the client says `exit`.
 pub fn run_stdio() -> Result<(), String> {
@@ -45,6 +46,7 @@ pub fn capabilities() -> ServerCapabilities {
     ServerCapabilities {
         text_document_sync: Some(TextDocumentSyncCapability::Kind(TextDocumentSyncKind::FULL)),
         document_formatting_provider: Some(OneOf::Left(true)),
+        hover_provider: Some(HoverProviderCapability::Simple(true)),
         ..ServerCapabilities::default()
     }
 }
@@ -95,6 +97,16 @@ fn send(connection: &Connection, msg: Message) -> Result<(), String> {
 struct Document {
     text: String,
     version: i32,
+}
+
+impl Document {
+    fn offset(&self, position: lsp_types::Position) -> usize {
+        LineIndex::new(&self.text).offset(&self.text, position)
+    }
+
+    fn range(&self, span: harnessx_syntax::Span) -> lsp_types::Range {
+        LineIndex::new(&self.text).range(&self.text, span.start, span.end)
+    }
 }
 
 #[derive(Default)]
@@ -150,6 +162,23 @@ impl Server {
                         );
                         Json::Null
                     }
+                })
+            }
+            HoverRequest::METHOD => {
+                let p: HoverParams = params(req.params)?;
+                let at = p.text_document_position_params;
+                let doc = self.document(&at.text_document.uri)?;
+                let offset = doc.offset(at.position);
+                let file = harnessx_syntax::parse(&doc.text).file;
+                Ok(match hover::hover(&file, offset) {
+                    Some((markdown, span)) => to_json(Hover {
+                        contents: HoverContents::Markup(MarkupContent {
+                            kind: MarkupKind::Markdown,
+                            value: markdown,
+                        }),
+                        range: Some(doc.range(span)),
+                    }),
+                    None => Json::Null,
                 })
             }
             other => Err(Failure {
