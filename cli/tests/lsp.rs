@@ -3,7 +3,7 @@
 
 mod lsp_client;
 
-use lsp_client::{pos_of, uri, Client};
+use lsp_client::{pos_after_last, pos_of, uri, Client};
 use serde_json::{json, Value};
 
 const CLEAN: &str = include_str!("../../examples/household.harness");
@@ -232,5 +232,58 @@ fn hover_shows_schema_docs_and_legal_values_at_utf16_positions() {
 
     // Nothing to say between words.
     assert_eq!(hover(&mut client, "  loop {", 0), Value::Null);
+    assert!(client.shutdown().success());
+}
+
+#[test]
+fn completion_offers_hooks_conditions_actions_fields_and_declared_names() {
+    let (mut client, init) = Client::start();
+    assert!(init["capabilities"]["completionProvider"]["triggerCharacters"].is_array());
+    let doc = uri("complete.harness");
+    let mut version = 1;
+    client.open(&doc, CLEAN);
+    let mut labels_at = |client: &mut Client, text: &str, marker: &str| -> Vec<String> {
+        version += 1;
+        client.change(&doc, version, text);
+        let _ = client.diagnostics(&doc);
+        let result = client.request(
+            "textDocument/completion",
+            json!({ "textDocument": { "uri": doc }, "position": pos_after_last(text, marker) }),
+        );
+        result
+            .as_array()
+            .expect("a list of items")
+            .iter()
+            .map(|i| i["label"].as_str().unwrap().to_string())
+            .collect()
+    };
+    let end = CLEAN.rfind('}').unwrap();
+    let with = |tail: &str| format!("{}  # “日本” 🚀\n{tail}\n}}\n", &CLEAN[..end]);
+
+    let hooks = labels_at(&mut client, &with("  on "), "  on ");
+    assert!(hooks.contains(&"before_tool".to_string()), "{hooks:?}");
+    let conds = labels_at(
+        &mut client,
+        &with("  on after_tool when "),
+        "after_tool when ",
+    );
+    assert!(conds.contains(&"tool_error".to_string()), "{conds:?}");
+    assert!(!conds.contains(&"malformed_call".to_string()), "{conds:?}");
+    let tools = labels_at(&mut client, &with("  on before_tool when call("), "call(");
+    assert!(tools.contains(&"examine".to_string()) && tools.contains(&"go".to_string()));
+    let actions = labels_at(
+        &mut client,
+        &with("  on before_tool when call(go) {\n    \n  }"),
+        "call(go) {\n    ",
+    );
+    assert!(actions.contains(&"block".to_string()), "{actions:?}");
+    assert!(!actions.contains(&"reprompt".to_string()), "{actions:?}");
+    let fields = labels_at(
+        &mut client,
+        &CLEAN.replace("    max_tokens = 256", "    max_tokens = 256\n    "),
+        "max_tokens = 256\n    ",
+    );
+    assert!(fields.contains(&"top_p".to_string()), "{fields:?}");
+    assert!(!fields.contains(&"max_tokens".to_string()), "{fields:?}");
     assert!(client.shutdown().success());
 }

@@ -12,8 +12,12 @@
 //! - [`format`]: formatting through the printer;
 //! - [`locate`]: what is at an offset of the (partial) tree;
 //! - [`describe`]: Markdown for the language's names, from the schema;
-//! - [`hover`]: the description of the name under the cursor.
+//! - [`hover`]: the description of the name under the cursor;
+//! - [`context`]: what may be written at the cursor, read from the tokens before it;
+//! - [`completion`]: the names for that context, from the schema and the declarations.
 
+pub mod completion;
+pub mod context;
 pub mod describe;
 pub mod diagnostics;
 pub mod format;

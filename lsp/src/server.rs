@@ -17,18 +17,19 @@ use lsp_types::notification::{
     DidChangeTextDocument, DidCloseTextDocument, DidOpenTextDocument, LogMessage,
     Notification as _, PublishDiagnostics,
 };
-use lsp_types::request::{Formatting, HoverRequest, Request as _};
+use lsp_types::request::{Completion, Formatting, HoverRequest, Request as _};
 use lsp_types::{
-    DidChangeTextDocumentParams, DidCloseTextDocumentParams, DidOpenTextDocumentParams,
-    DocumentFormattingParams, Hover, HoverContents, HoverParams, HoverProviderCapability,
-    LogMessageParams, MarkupContent, MarkupKind, MessageType, OneOf, PublishDiagnosticsParams,
-    ServerCapabilities, ServerInfo, TextDocumentContentChangeEvent, TextDocumentSyncCapability,
-    TextDocumentSyncKind, TextEdit, Url,
+    CompletionOptions, CompletionParams, CompletionResponse, DidChangeTextDocumentParams,
+    DidCloseTextDocumentParams, DidOpenTextDocumentParams, DocumentFormattingParams, Hover,
+    HoverContents, HoverParams, HoverProviderCapability, LogMessageParams, MarkupContent,
+    MarkupKind, MessageType, OneOf, PublishDiagnosticsParams, ServerCapabilities, ServerInfo,
+    TextDocumentContentChangeEvent, TextDocumentSyncCapability, TextDocumentSyncKind, TextEdit,
+    Url,
 };
 use serde_json::Value as Json;
 
 use crate::position::LineIndex;
-use crate::{diagnostics, format, hover};
+use crate::{completion, diagnostics, format, hover};
 
 /// Runs the server on standard input and output until the client says `exit`.
 pub fn run_stdio() -> Result<(), String> {
@@ -47,6 +48,12 @@ pub fn capabilities() -> ServerCapabilities {
         text_document_sync: Some(TextDocumentSyncCapability::Kind(TextDocumentSyncKind::FULL)),
         document_formatting_provider: Some(OneOf::Left(true)),
         hover_provider: Some(HoverProviderCapability::Simple(true)),
+        completion_provider: Some(CompletionOptions {
+            // A space after `on`, `when` or an action; `(` of arguments; `[` of a list;
+            // `{` of a template hole; `@` of an annotation.
+            trigger_characters: Some([" ", "(", "[", "{", "@", ","].map(String::from).to_vec()),
+            ..CompletionOptions::default()
+        }),
         ..ServerCapabilities::default()
     }
 }
@@ -180,6 +187,15 @@ impl Server {
                     }),
                     None => Json::Null,
                 })
+            }
+            Completion::METHOD => {
+                let p: CompletionParams = params(req.params)?;
+                let at = p.text_document_position;
+                let doc = self.document(&at.text_document.uri)?;
+                let offset = doc.offset(at.position);
+                let file = harnessx_syntax::parse(&doc.text).file;
+                let items = completion::complete(&doc.text, &file, offset);
+                Ok(to_json(CompletionResponse::Array(items)))
             }
             other => Err(Failure {
                 code: ErrorCode::MethodNotFound,

@@ -4,6 +4,9 @@
 //! server's output on a thread, and waits for each answer with a timeout, so a server
 //! that hangs or dies fails the test with a message instead of blocking it.
 
+// Each test binary that includes this module uses a different part of it.
+#![allow(dead_code)]
+
 use std::io::{BufRead, BufReader, Write};
 use std::process::{Child, ChildStdin, Command, Stdio};
 use std::sync::mpsc::{channel, Receiver, RecvTimeoutError};
@@ -200,4 +203,16 @@ pub fn pos_of(text: &str, needle: &str, delta: u32) -> Value {
     let line_start = before.rfind('\n').map_or(0, |i| i + 1);
     let column = text[line_start..at].encode_utf16().count() as u32;
     pos(line, column + delta)
+}
+
+/// The LSP position just after the last occurrence of `needle` in `text`.
+pub fn pos_after_last(text: &str, needle: &str) -> Value {
+    let at = text
+        .rfind(needle)
+        .unwrap_or_else(|| panic!("`{needle}` in text"))
+        + needle.len();
+    let before = &text[..at];
+    let line = before.matches('\n').count() as u32;
+    let line_start = before.rfind('\n').map_or(0, |i| i + 1);
+    pos(line, text[line_start..at].encode_utf16().count() as u32)
 }
