@@ -287,3 +287,55 @@ fn completion_offers_hooks_conditions_actions_fields_and_declared_names() {
     assert!(!fields.contains(&"max_tokens".to_string()), "{fields:?}");
     assert!(client.shutdown().success());
 }
+
+#[test]
+fn definition_and_references_for_tools_prompts_and_named_rules() {
+    let (mut client, init) = Client::start();
+    assert_eq!(init["capabilities"]["definitionProvider"], true);
+    assert_eq!(init["capabilities"]["referencesProvider"], true);
+    let doc = uri("navigate.harness");
+    let end = CLEAN.rfind('}').unwrap();
+    let text = format!(
+        "{}  prompt hint \"Zuerst schauen 👀\"\n  on before_tool as guard when call(go) or call(examine) {{ log \"é\" }}\n  on after_tool when call(go) and tool_error {{ retry }}\n}}\n",
+        &CLEAN[..end]
+    )
+    .replace("pin = [system]", "pin = [system, hint]");
+    let opened = client.open(&doc, &text);
+    assert_eq!(opened["diagnostics"], json!([]), "{opened}");
+    let at = |needle: &str| json!({ "textDocument": { "uri": doc }, "position": pos_of(&text, needle, 0) });
+
+    let def = client.request("textDocument/definition", at("go) or"));
+    assert_eq!(def["uri"], doc);
+    assert_eq!(def["range"]["start"], pos_of(&text, "go(target", 0));
+    assert_eq!(def["range"]["end"], pos_of(&text, "go(target", 2));
+    let def = client.request("textDocument/definition", at("hint]"));
+    assert_eq!(def["range"]["start"], pos_of(&text, "hint \"", 0));
+    let def = client.request("textDocument/definition", at("guard"));
+    assert_eq!(def["range"]["start"], pos_of(&text, "guard", 0));
+    assert_eq!(
+        client.request("textDocument/definition", at("before_tool as")),
+        Value::Null
+    );
+
+    let mut refs = |needle: &str, include: bool| -> Vec<Value> {
+        let mut params = at(needle);
+        params["context"] = json!({ "includeDeclaration": include });
+        let result = client.request("textDocument/references", params);
+        result
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|l| l["range"]["start"].clone())
+            .collect()
+    };
+    let go = refs("go(target", true);
+    assert_eq!(go.len(), 3, "{go:?}");
+    assert_eq!(go[1], pos_of(&text, "go) or", 0));
+    assert_eq!(refs("go(target", false).len(), 2);
+    assert_eq!(
+        refs("hint \"", true),
+        vec![pos_of(&text, "hint]", 0), pos_of(&text, "hint \"", 0)]
+    );
+    assert_eq!(refs("examine)", true).len(), 2);
+    assert!(client.shutdown().success());
+}

@@ -14,7 +14,8 @@
 //! - [`describe`]: Markdown for the language's names, from the schema;
 //! - [`hover`]: the description of the name under the cursor;
 //! - [`context`]: what may be written at the cursor, read from the tokens before it;
-//! - [`completion`]: the names for that context, from the schema and the declarations.
+//! - [`completion`]: the names for that context, from the schema and the declarations;
+//! - [`navigate`]: definitions and references of tools, prompts and named rules.
 
 pub mod completion;
 pub mod context;
@@ -23,6 +24,7 @@ pub mod diagnostics;
 pub mod format;
 pub mod hover;
 pub mod locate;
+pub mod navigate;
 pub mod position;
 pub mod server;
 

@@ -17,19 +17,22 @@ use lsp_types::notification::{
     DidChangeTextDocument, DidCloseTextDocument, DidOpenTextDocument, LogMessage,
     Notification as _, PublishDiagnostics,
 };
-use lsp_types::request::{Completion, Formatting, HoverRequest, Request as _};
+use lsp_types::request::{
+    Completion, Formatting, GotoDefinition, HoverRequest, References, Request as _,
+};
 use lsp_types::{
     CompletionOptions, CompletionParams, CompletionResponse, DidChangeTextDocumentParams,
-    DidCloseTextDocumentParams, DidOpenTextDocumentParams, DocumentFormattingParams, Hover,
-    HoverContents, HoverParams, HoverProviderCapability, LogMessageParams, MarkupContent,
-    MarkupKind, MessageType, OneOf, PublishDiagnosticsParams, ServerCapabilities, ServerInfo,
+    DidCloseTextDocumentParams, DidOpenTextDocumentParams, DocumentFormattingParams,
+    GotoDefinitionParams, GotoDefinitionResponse, Hover, HoverContents, HoverParams,
+    HoverProviderCapability, Location, LogMessageParams, MarkupContent, MarkupKind, MessageType,
+    OneOf, PublishDiagnosticsParams, ReferenceParams, ServerCapabilities, ServerInfo,
     TextDocumentContentChangeEvent, TextDocumentSyncCapability, TextDocumentSyncKind, TextEdit,
     Url,
 };
 use serde_json::Value as Json;
 
 use crate::position::LineIndex;
-use crate::{completion, diagnostics, format, hover};
+use crate::{completion, diagnostics, format, hover, navigate};
 
 /// Runs the server on standard input and output until the client says `exit`.
 pub fn run_stdio() -> Result<(), String> {
@@ -48,6 +51,8 @@ pub fn capabilities() -> ServerCapabilities {
         text_document_sync: Some(TextDocumentSyncCapability::Kind(TextDocumentSyncKind::FULL)),
         document_formatting_provider: Some(OneOf::Left(true)),
         hover_provider: Some(HoverProviderCapability::Simple(true)),
+        definition_provider: Some(OneOf::Left(true)),
+        references_provider: Some(OneOf::Left(true)),
         completion_provider: Some(CompletionOptions {
             // A space after `on`, `when` or an action; `(` of arguments; `[` of a list;
             // `{` of a template hole; `@` of an annotation.
@@ -196,6 +201,37 @@ impl Server {
                 let file = harnessx_syntax::parse(&doc.text).file;
                 let items = completion::complete(&doc.text, &file, offset);
                 Ok(to_json(CompletionResponse::Array(items)))
+            }
+            GotoDefinition::METHOD => {
+                let p: GotoDefinitionParams = params(req.params)?;
+                let at = p.text_document_position_params;
+                let uri = at.text_document.uri;
+                let doc = self.document(&uri)?;
+                let file = harnessx_syntax::parse(&doc.text).file;
+                Ok(match navigate::definition(&file, doc.offset(at.position)) {
+                    Some(span) => to_json(GotoDefinitionResponse::Scalar(Location::new(
+                        uri.clone(),
+                        doc.range(span),
+                    ))),
+                    None => Json::Null,
+                })
+            }
+            References::METHOD => {
+                let p: ReferenceParams = params(req.params)?;
+                let at = p.text_document_position;
+                let uri = at.text_document.uri;
+                let doc = self.document(&uri)?;
+                let file = harnessx_syntax::parse(&doc.text).file;
+                let spans = navigate::references(
+                    &file,
+                    doc.offset(at.position),
+                    p.context.include_declaration,
+                );
+                let locations: Vec<Location> = spans
+                    .into_iter()
+                    .map(|s| Location::new(uri.clone(), doc.range(s)))
+                    .collect();
+                Ok(to_json(locations))
             }
             other => Err(Failure {
                 code: ErrorCode::MethodNotFound,
