@@ -8,6 +8,7 @@
 #   url=$(scripts/serve-smollm2.sh)
 #   scripts/real-model-offer-ab.sh [TASKS [VARIANT...]]
 #     TASKS defaults to 40 games; VARIANTs default to every `offer` other than `all`.
+#     HARNESSX_AB_FOLD=dev plays the bridge's dev fold instead of the test fold.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 tasks="${1:-40}"
@@ -16,7 +17,8 @@ variants=("$@")
 [[ ${#variants[@]} -eq 0 ]] && variants=(untried untried_since_reward untried_since_change)
 url="${HARNESSX_SMOLLM2_URL:-http://127.0.0.1:8089/v1}"
 params="numLocations=1,numItemsToPutAway=1,includeDoors=0,limitInventorySize=0"
-env="stdio:python3 bridges/textworld_express_bridge.py --params $params --fold test"
+fold="${HARNESSX_AB_FOLD:-test}"
+env="stdio:python3 bridges/textworld_express_bridge.py --params $params --fold $fold"
 out="${HARNESSX_AB_OUT:-runs/offer-ab}"
 mkdir -p "$out"
 seed=bridges/textworld_express_smollm2.harness
@@ -48,7 +50,8 @@ def success(arm):
         s.append(ok)
     return s
 seed = success("seed")
-print(f"games {tasks} (twc test fold 0-{tasks - 1}, SmolLM2-135M, not simulated): seed {sum(seed)}/{tasks}")
+fold = os.environ.get("HARNESSX_AB_FOLD", "test")
+print(f"games {tasks} (twc {fold} fold 0-{tasks - 1}, SmolLM2-135M, not simulated): seed {sum(seed)}/{tasks}")
 for arm in arms[1:]:
     b = success(arm)
     wins = sum(1 for x, y in zip(seed, b) if y and not x)
