@@ -49,6 +49,8 @@ pub struct EvolveArgs {
     pub proposer: Option<String>,
     pub proposer_repairs: u32,
     pub proposer_max_tokens: u32,
+    /// Keep every evaluated episode's trace under `traces/` (not `--no-traces`).
+    pub traces: bool,
 }
 
 /// The evaluation threads: as given, else the model's default (one for an `openai:`
@@ -141,6 +143,7 @@ pub fn evolve(a: &EvolveArgs, color: bool) -> u8 {
             .unwrap_or_else(|| default_out(&a.file, a.seed)),
         workers: workers(a.workers, run::parse_model(&model).ok().as_ref()),
         abort: abort_from_env(),
+        traces: a.traces,
     };
     let started = Instant::now();
     let mut bars = Bars::new(a.rounds);
@@ -150,7 +153,7 @@ pub fn evolve(a: &EvolveArgs, color: bool) -> u8 {
     finish(result, &opts.out, started, Some(&model_line), color)
 }
 
-pub fn resume(dir: &Path, workers_opt: Option<usize>, color: bool) -> u8 {
+pub fn resume(dir: &Path, workers_opt: Option<usize>, traces: bool, color: bool) -> u8 {
     let model = Checkpoint::load(dir)
         .ok()
         .and_then(|c| c.config.model_spec().ok());
@@ -158,6 +161,7 @@ pub fn resume(dir: &Path, workers_opt: Option<usize>, color: bool) -> u8 {
         out: dir.to_path_buf(),
         workers: workers(workers_opt, model.as_ref()),
         abort: abort_from_env(),
+        traces,
     };
     let rounds = Checkpoint::load(dir).map(|c| c.config.rounds).unwrap_or(0);
     let started = Instant::now();

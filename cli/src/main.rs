@@ -7,6 +7,7 @@ mod bench;
 mod check;
 mod compile;
 mod evolve;
+mod export;
 mod fmt;
 mod input;
 mod model;
@@ -27,7 +28,7 @@ pub mod exit {
     pub const USAGE_OR_IO: u8 = 2;
 }
 
-const EXIT_STATUS: &str = "\
+pub(crate) const EXIT_STATUS: &str = "\
 Exit status:
   0  success
   1  the input has errors, or `fmt --check` found files to reformat
@@ -152,6 +153,9 @@ enum Command {
     /// Write `report.md` with SVG plots for an `evolve` output directory.
     #[command(after_help = EXIT_STATUS)]
     Report(ReportArgs),
+
+    /// Episodes as training data: SFT or preference JSONL (docs/EXPORT.md).
+    Export(export::ExportArgs),
 
     /// Run a benchmark and write its report.
     #[command(after_help = EXIT_STATUS, subcommand)]
@@ -381,6 +385,10 @@ struct EvolveArgs {
     /// the same replies.
     #[arg(long, value_name = "SPEC")]
     proposer: Option<String>,
+    /// Do not keep the traces of evaluated episodes under `traces/` in the output
+    /// directory (kept by default for `harnessx review` and `harnessx export`).
+    #[arg(long)]
+    no_traces: bool,
     /// Repair requests after a proposer reply that does not check or breaks the limits.
     #[arg(long, default_value_t = 2, requires = "proposer")]
     proposer_repairs: u32,
@@ -397,6 +405,9 @@ struct ResumeArgs {
     /// Evaluation threads (default: available cores).
     #[arg(long)]
     workers: Option<usize>,
+    /// Do not keep the traces of the episodes evaluated from here on.
+    #[arg(long)]
+    no_traces: bool,
 }
 
 #[derive(Debug, clap::Args)]
@@ -579,10 +590,11 @@ fn main() -> ExitCode {
                 proposer: a.proposer,
                 proposer_repairs: a.proposer_repairs,
                 proposer_max_tokens: a.proposer_max_tokens,
+                traces: !a.no_traces,
             },
             color,
         ),
-        Command::Resume(a) => evolve::resume(&a.dir, a.workers, color),
+        Command::Resume(a) => evolve::resume(&a.dir, a.workers, !a.no_traces, color),
         Command::Report(a) => evolve::report(&a.dir, color),
         Command::Bench(BenchCommand::Real(a)) => bench::bench_real(a, color),
         Command::Lsp(_) => match harnessx_lsp::run_stdio() {
@@ -592,6 +604,7 @@ fn main() -> ExitCode {
                 exit::FAILED
             }
         },
+        Command::Export(a) => export::run(&a, color),
         Command::Bench(BenchCommand::Evolution(a)) => {
             let command = std::iter::once("harnessx".to_string())
                 .chain(std::env::args().skip(1))

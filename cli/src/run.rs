@@ -21,6 +21,7 @@ use harnessx_compiler::check_source;
 use harnessx_compiler::lower::lower;
 use harnessx_compiler::render::render_text;
 use harnessx_evolve::digest::{class_name, DigestConfig, FailureCatalog};
+use harnessx_evolve::export::source::{TraceDirInfo, TRACE_DIR_INFO};
 use harnessx_evolve::stats::Rate;
 use harnessx_runtime::ir::HarnessIr;
 use harnessx_runtime::models::spec::ModelSpec;
@@ -135,9 +136,25 @@ pub fn run(opts: &RunOptions<'_>, color: bool) -> u8 {
     let workers = opts.workers.unwrap_or_else(|| model.default_workers());
 
     if let Some(dir) = opts.trace_dir {
-        if let Err(e) = fs::create_dir_all(dir) {
+        // Beside the traces, what produced them: `harnessx export` reads the environment,
+        // the model and the harness's tools from it.
+        let info = TraceDirInfo {
+            harness: src_input.name.clone(),
+            source: src.clone(),
+            env: opts.env.to_string(),
+            model: model_spec.clone(),
+            simulated: model.is_simulated(),
+            seed: opts.seed,
+            tasks: opts.tasks,
+        };
+        let info_path = dir.join(TRACE_DIR_INFO);
+        let written = fs::create_dir_all(dir).and_then(|()| {
+            let text = serde_json::to_string_pretty(&info).map_err(io::Error::other)? + "\n";
+            harnessx_runtime::fsutil::write_atomic(&info_path, text.as_bytes())
+        });
+        if let Err(e) = written {
             output::error(
-                format!("`{}`: {}", dir.display(), input::describe(&e)),
+                format!("`{}`: {}", info_path.display(), input::describe(&e)),
                 color,
             );
             return exit::USAGE_OR_IO;

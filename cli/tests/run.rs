@@ -118,10 +118,20 @@ fn run_with_traces(f: &str, dir: &Path, extra: &[&str]) -> (String, Vec<String>)
     files.sort();
     assert_eq!(
         files.len(),
-        6,
-        "one trace per episode, no temp files: {files:?}"
+        7,
+        "one trace per episode and run.json, no temp files: {files:?}"
     );
     assert_eq!(files[0], "episode-0000.jsonl");
+    // What produced the traces, for `harnessx export`.
+    let info: serde_json::Value =
+        serde_json::from_str(&fs::read_to_string(dir.join("run.json")).expect("run.json"))
+            .expect("run.json is JSON");
+    assert_eq!(info["model"], "noisy:0.8");
+    assert_eq!(info["tasks"], 6);
+    assert!(info["source"]
+        .as_str()
+        .is_some_and(|s| s.contains("harness")));
+    files.retain(|f| f != "run.json");
     let traces: Vec<String> = files
         .iter()
         .map(|n| fs::read_to_string(dir.join(n)).expect("trace"))

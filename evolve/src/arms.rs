@@ -114,6 +114,7 @@ pub fn run_arm_observed(
         out: out.to_path_buf(),
         workers,
         abort: None,
+        traces: false,
     };
     let cp = start_as(cfg.clone(), &model, &opts, arm, obs)?;
     let seconds = t.elapsed().as_secs_f64();

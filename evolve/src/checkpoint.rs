@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
-use crate::digest::FailureCatalog;
+use crate::digest::{Evidence, FailureCatalog};
 use crate::gate::GateConfig;
 use crate::ledger::{load_json, save_json, Budget, Cost, Ledgers};
 use crate::manifest::{FailureClass, Manifest};
@@ -90,6 +90,10 @@ pub struct RoundRecord {
     pub parent_tokens: f64,
     /// The parent's failed train episodes by class, this round.
     pub classes: BTreeMap<FailureClass, u64>,
+    /// This round's evidence per class (the digester's excerpts; each names its trace file
+    /// under `traces/` when the run keeps traces). Absent in older checkpoints.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub evidence: BTreeMap<FailureClass, Vec<Evidence>>,
     pub candidates: Vec<CandidateRecord>,
     pub shipped: Option<String>,
     /// Budget used at the end of the round.

@@ -31,13 +31,16 @@
 //! - [`bench`]: the evolution benchmark (`harnessx bench evolution`): its plan, the
 //!   simulated cells, the real-model arm, statistics, plots and the Markdown report.
 //! - [`report`], [`svg`]: `report.md` with hand-written SVG plots; [`progress`]: bars.
+//! - [`traces`]: where a run keeps the traces of its evaluations (`traces/<id>/<split>/`).
+//! - [`export`]: `harnessx export`, episodes as SFT or preference training data;
+//!   [`secrets`]: the values of secret-bearing variables, redacted from what is written.
 //!
 //! # Layering
 //!
 //! Modules depend one way, from the bottom up; a module imports only modules of the
 //! layers below its own (tests included):
 //!
-//! 1. `manifest`, `stats`, `svg` (no imports from this crate);
+//! 1. `manifest`, `stats`, `svg`, `traces`, `secrets` (no imports from this crate);
 //! 2. `ledger`, `fragments`;
 //! 3. `digest`, `gate`;
 //! 4. `operators`;
@@ -47,7 +50,7 @@
 //! 8. `emit`;
 //! 9. `round`;
 //! 10. `run`, `progress`;
-//! 11. `arms`, `report`;
+//! 11. `arms`, `report`, `export`;
 //! 12. `bench`, `realbench`.
 
 pub mod arms;
@@ -55,6 +58,7 @@ pub mod bench;
 pub mod checkpoint;
 pub mod digest;
 pub mod emit;
+pub mod export;
 pub mod fragments;
 pub mod gate;
 pub mod ledger;
@@ -67,5 +71,7 @@ pub mod realbench;
 pub mod report;
 pub mod round;
 pub mod run;
+pub mod secrets;
 pub mod stats;
 pub mod svg;
+pub mod traces;

@@ -20,7 +20,9 @@ use crate::planner::{operator_arms, random_proposals, write_landscape, Arm, Land
 use crate::planner::{operator_slots, proposer_proposal};
 use crate::proposer::{self, write_transcript, ProposerConfig};
 use crate::stats::SeededRng;
+use crate::traces::{episode_path, write_episodes, Split};
 use harnessx_runtime::models::spec::ModelSpec;
+use harnessx_runtime::trace::TraceEvent;
 
 /// Where to stop on purpose, to test resuming: after round k's checkpoint is written, or
 /// in the middle of round k (after its first candidate is evaluated, before any file of
@@ -69,6 +71,9 @@ pub struct Ctx<'a> {
     /// The open-ended proposer and its model, when the config has one (parsed once per
     /// run).
     pub proposer: Option<(&'a ProposerConfig, &'a ModelSpec)>,
+    /// Write the parent's and the candidates' train episodes under `traces/`
+    /// ([`crate::traces`]); the digester's evidence then names their files.
+    pub keep_traces: bool,
 }
 
 /// Seed of the `slot`-th random stream of `round` (operators, bootstrap).
@@ -77,14 +82,26 @@ fn stream(seed: u64, round: u32, slot: u64) -> u64 {
 }
 
 /// The parent's failures this round, digested from the trace events kept in memory (one
-/// episode each).
-fn digest(eval: &Eval) -> FailureCatalog {
+/// episode each). With `kept` (the parent's id, when its traces are written), each piece of
+/// evidence names the episode's file under `traces/`.
+fn digest(eval: &Eval, kept: Option<&str>) -> FailureCatalog {
     let mut cat = FailureCatalog::new(64);
     let cfg = DigestConfig::default();
-    for events in &eval.traces {
-        cat.digest(events, None, &cfg);
+    for (events, o) in eval.traces.iter().zip(&eval.outcomes) {
+        let file =
+            kept.map(|id| std::path::PathBuf::from(episode_path(id, Split::Train, o.task, o.seed)));
+        cat.digest(events, file.as_deref(), &cfg);
     }
     cat
+}
+
+/// An evaluation's episodes as `(task, seed, events)`, for [`write_episodes`].
+fn episodes_of(eval: &Eval) -> Vec<(u64, u64, Vec<TraceEvent>)> {
+    eval.outcomes
+        .iter()
+        .zip(&eval.traces)
+        .map(|(o, t)| (o.task, o.seed, t.clone()))
+        .collect()
 }
 
 fn evidence_lines(cat: &FailureCatalog, class: FailureClass) -> Vec<String> {
@@ -135,6 +152,9 @@ struct Entry {
     eval: Option<Eval>,
     judgement: Option<Judgement>,
     cost: Cost,
+    /// Its train episodes as `(task, seed, events)`, every block the gate ran (kept only
+    /// with [`Ctx::keep_traces`]).
+    traces: Vec<(u64, u64, Vec<TraceEvent>)>,
 }
 
 /// Runs round `cp.next_round`. `parent_eval` is the parent's train evaluation with
@@ -155,7 +175,10 @@ pub fn run_round_as(
     let r = cp.next_round;
     ctx.observer.round_started(r, cfg.rounds);
     ctx.observer.step("digesting the parent's failures");
-    let round_cat = digest(parent_eval);
+    let round_cat = digest(
+        parent_eval,
+        ctx.keep_traces.then_some(cp.parent_id.as_str()),
+    );
     cp.catalog.merge(&round_cat);
     let mut record = RoundRecord {
         round: r,
@@ -166,6 +189,11 @@ pub fn run_round_as(
             .classes
             .iter()
             .map(|(c, e)| (*c, e.count))
+            .collect(),
+        evidence: round_cat
+            .classes
+            .iter()
+            .map(|(c, e)| (*c, e.evidence.clone()))
             .collect(),
         candidates: Vec::new(),
         shipped: None,
@@ -257,6 +285,7 @@ pub fn run_round_as(
             eval: None,
             judgement: None,
             cost: Cost::default(),
+            traces: Vec::new(),
         });
     }
 
@@ -336,12 +365,20 @@ pub fn run_round_as(
             ctx.pairs.len(),
             cfg.gate.mode.name()
         ));
+        let keep = ctx.keep_traces;
+        let kept = &mut e.traces;
         let run = evaluate_candidate(
             parent_eval,
             ctx.pairs,
             &cfg.gate,
             stream(cfg.seed, r, 1000),
-            |pairs| evaluate(ir, &cfg.env, ctx.model, pairs, ctx.workers, true),
+            |pairs| {
+                let ev = evaluate(ir, &cfg.env, ctx.model, pairs, ctx.workers, true)?;
+                if keep {
+                    kept.extend(episodes_of(&ev));
+                }
+                Ok(ev)
+            },
         )?;
         let c = run.cost;
         cost = Cost::new(
@@ -365,6 +402,15 @@ pub fn run_round_as(
         evaluated += 1;
         if evaluated == 1 && ctx.abort == Some(Abort::MidRound(r)) {
             return Err(ABORTED.into());
+        }
+    }
+
+    if ctx.keep_traces {
+        ctx.observer.step("writing traces");
+        let parent = episodes_of(parent_eval);
+        write_kept(ctx.out, &cp.parent_id, &parent)?;
+        for e in &entries {
+            write_kept(ctx.out, &e.record.id, &e.traces)?;
         }
     }
 
@@ -464,6 +510,19 @@ pub fn run_round_as(
     ctx.observer.round_finished(&record);
     cp.rounds.push(record);
     Ok(())
+}
+
+/// Writes one harness's train episodes under `traces/`.
+fn write_kept(
+    out: &Path,
+    id: &str,
+    episodes: &[(u64, u64, Vec<TraceEvent>)],
+) -> Result<(), String> {
+    if episodes.is_empty() {
+        return Ok(());
+    }
+    let eps = episodes.iter().map(|(t, s, ev)| (*t, *s, ev.as_slice()));
+    write_episodes(out, id, Split::Train, eps).map(|_| ())
 }
 
 /// Charges `cost`; an evaluation that used more than its reservation is refused by the

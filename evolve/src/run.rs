@@ -5,7 +5,8 @@
 //! Files in the output directory: `checkpoint.json` (the state; `resume` needs only this),
 //! `seed.harness`, `best.harness`, `best.diff` (seed → best), `round-NNN/` for each ship
 //! (`harness.harness`, `diff.patch` against its parent, `manifest.json`), `lineage.json`,
-//! `ledgers.json`, `landscape.md`, `result.json` (train vs held-out).
+//! `ledgers.json`, `landscape.md`, `result.json` (train vs held-out), and unless switched
+//! off, `traces/` with every evaluated episode ([`crate::traces`]).
 
 use std::path::{Path, PathBuf};
 
@@ -23,6 +24,7 @@ use crate::ledger::{save_json, Budget, Ledgers};
 use crate::planner::{Arm, Bandit};
 use crate::round::{run_round_as, Abort, Ctx, Observer, ABORTED};
 use crate::stats::SeededRng;
+use crate::traces::{write_episodes, Split};
 
 /// How to run (not part of the run's identity: results do not depend on these).
 pub struct Options {
@@ -30,6 +32,9 @@ pub struct Options {
     /// Evaluation threads.
     pub workers: usize,
     pub abort: Option<Abort>,
+    /// Keep the traces of every train and held-out episode under `traces/`, for
+    /// `harnessx review` and `harnessx export`.
+    pub traces: bool,
 }
 
 /// The first task index of the environment's train split.
@@ -228,6 +233,7 @@ fn drive(
             abort: opts.abort,
             observer: obs,
             proposer: proposer.as_ref().map(|(c, m)| (c, m)),
+            keep_traces: opts.traces,
         };
         run_round_as(&mut cp, &mut eval, &mut ctx, arm)?;
         parent_eval = Some(eval);
@@ -238,7 +244,7 @@ fn drive(
     }
     if cp.final_result.is_none() {
         obs.step("evaluating seed and best on the held-out split");
-        cp.final_result = Some(final_eval(&cp, model, parent_eval.as_ref(), opts.workers)?);
+        cp.final_result = Some(final_eval(&cp, model, parent_eval.as_ref(), opts)?);
         save_all(&cp, model, &opts.out)?;
     }
     Ok(cp)
@@ -265,20 +271,32 @@ fn save_all(cp: &Checkpoint, model: &ModelSpec, out: &Path) -> Result<(), String
 }
 
 /// The seed and the best harness, once each, on the held-out pairs. Not charged to the
-/// evolution budget: it is the measurement, not the search.
+/// evolution budget: it is the measurement, not the search. With `opts.traces` both
+/// evaluations' episodes are kept under `traces/<id>/held-out/`.
 fn final_eval(
     cp: &Checkpoint,
     model: &ModelSpec,
     best_train: Option<&Eval>,
-    workers: usize,
+    opts: &Options,
 ) -> Result<Final, String> {
+    let workers = opts.workers;
     let (pairs, split) = held_out_pairs(&cp.config);
     let seed_ir = static_check(&cp.config.seed_source)?;
     let best_ir = static_check(&cp.parent_source)?;
     let env = &cp.config.env;
     let held_env = cp.config.held_out_env.as_deref().unwrap_or(env);
-    let seed_h = evaluate(&seed_ir, held_env, model, &pairs, workers, false)?;
-    let best_h = evaluate(&best_ir, held_env, model, &pairs, workers, false)?;
+    let seed_h = evaluate(&seed_ir, held_env, model, &pairs, workers, opts.traces)?;
+    let best_h = evaluate(&best_ir, held_env, model, &pairs, workers, opts.traces)?;
+    if opts.traces {
+        for (id, eval) in [("seed", &seed_h), (cp.parent_id.as_str(), &best_h)] {
+            let eps = eval
+                .outcomes
+                .iter()
+                .zip(&eval.traces)
+                .map(|(o, t)| (o.task, o.seed, t.as_slice()));
+            write_episodes(&opts.out, id, Split::HeldOut, eps)?;
+        }
+    }
     let seed_train = cp.rounds.first().map(|r| r.parent_train);
     let best_train = match best_train {
         Some(e) => e.success_rate(),

@@ -5,7 +5,7 @@ use std::path::Path;
 
 /// src/lib.rs's layers, lowest first.
 const LAYERS: &[&[&str]] = &[
-    &["manifest", "stats", "svg"],
+    &["manifest", "stats", "svg", "traces", "secrets"],
     &["ledger", "fragments"],
     &["digest", "gate"],
     &["operators"],
@@ -15,7 +15,7 @@ const LAYERS: &[&[&str]] = &[
     &["emit"],
     &["round"],
     &["run", "progress"],
-    &["arms", "report"],
+    &["arms", "report", "export"],
     &["bench", "realbench"],
 ];
 

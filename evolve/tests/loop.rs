@@ -103,6 +103,7 @@ fn opts(out: &Path, abort: Option<Abort>) -> Options {
         out: out.to_path_buf(),
         workers: 2,
         abort,
+        traces: false,
     }
 }
 
@@ -409,6 +410,97 @@ fn a_killed_fixed_gate_run_resumes_to_the_identical_harness() {
     assert_eq!(resumed.parent_source, cp.parent_source);
     assert_eq!(resumed.budget, cp.budget);
     assert_eq!(resumed.ledgers, cp.ledgers);
+    let _ = std::fs::remove_dir_all(&out);
+    let _ = std::fs::remove_dir_all(&whole);
+}
+
+/// Every kept trace file under `dir` with its contents, by relative path.
+fn kept_files(dir: &Path) -> Vec<(String, String)> {
+    harnessx_evolve::traces::list(dir)
+        .unwrap()
+        .into_iter()
+        .map(|k| {
+            let text = std::fs::read_to_string(dir.join(&k.path)).unwrap();
+            (k.path, text)
+        })
+        .collect()
+}
+
+#[test]
+fn a_run_keeps_the_traces_its_evidence_names_and_resumes_to_the_same_files() {
+    let traced = |out: &Path, abort| Options {
+        traces: true,
+        ..opts(out, abort)
+    };
+    let whole = out_dir("traced");
+    let cp = run::start(config(5, 1000), &traced(&whole, None), &mut Quiet).unwrap();
+    let files = kept_files(&whole);
+    assert!(!files.is_empty());
+
+    // Each round's evidence names a kept file of the round's parent, holding that episode.
+    let mut checked = 0;
+    for r in &cp.rounds {
+        assert_eq!(
+            r.classes.values().sum::<u64>(),
+            r.evidence.values().map(|v| v.len() as u64).sum::<u64>(),
+            "round {}: one piece of evidence per failed episode",
+            r.round
+        );
+        for ev in r.evidence.values().flatten() {
+            let path = ev.trace.as_deref().expect("evidence names its trace file");
+            assert!(
+                path.starts_with(&format!("traces/{}/train/", r.parent_id)),
+                "{path}"
+            );
+            let text = std::fs::read_to_string(whole.join(path)).unwrap();
+            let file = parse_trace(&text);
+            assert_eq!(file.episodes.len(), 1, "{path}");
+            let verdict = harnessx_evolve::digest::diagnose(
+                &file.episodes[0],
+                Some(Path::new(path)),
+                &DigestConfig::default(),
+            );
+            match verdict {
+                harnessx_evolve::digest::Verdict::Failed(d) => assert_eq!(&d.evidence, ev),
+                other => panic!("{path}: {other:?}"),
+            }
+            checked += 1;
+        }
+    }
+    assert!(checked > 0);
+
+    // Candidates: one file per pair the gate ran. Held-out: the seed and the best, one
+    // file per held-out task each.
+    for c in cp.rounds.iter().flat_map(|r| &r.candidates) {
+        let n = files
+            .iter()
+            .filter(|(p, _)| p.starts_with(&format!("traces/{}/train/", c.id)))
+            .count() as u64;
+        assert_eq!(n, c.pairs.unwrap_or(0), "{}", c.id);
+    }
+    for id in ["seed", cp.parent_id.as_str()] {
+        let n = files
+            .iter()
+            .filter(|(p, _)| p.starts_with(&format!("traces/{id}/held-out/")))
+            .count() as u64;
+        assert_eq!(n, cp.config.held_out_tasks, "{id}");
+    }
+
+    // A killed run resumes to the same files, byte for byte.
+    let out = out_dir("traced-mid");
+    let e = run::start(
+        config(5, 1000),
+        &traced(&out, Some(Abort::MidRound(2))),
+        &mut Quiet,
+    )
+    .unwrap_err();
+    assert_eq!(e, ABORTED);
+    let resumed = run::resume(&traced(&out, None), &mut Quiet).unwrap();
+    assert_eq!(resumed.rounds, cp.rounds);
+    assert!(
+        kept_files(&out) == files,
+        "the resumed run kept other traces"
+    );
     let _ = std::fs::remove_dir_all(&out);
     let _ = std::fs::remove_dir_all(&whole);
 }

@@ -393,6 +393,7 @@ fn opts(out: &Path, abort: Option<Abort>) -> Options {
         out: out.to_path_buf(),
         workers: 2,
         abort,
+        traces: false,
     }
 }
 

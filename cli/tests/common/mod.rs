@@ -1,0 +1,171 @@
+//! Shared helpers of the CLI's end-to-end tests: the binary, scratch directories, and a
+//! scripted OpenAI-compatible server on loopback that plays the key_door world, so that
+//! runs go through the real `openai:` backend, API key and all.
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+/// Runs the binary with `env` set (and nothing else changed).
+pub fn harnessx(args: &[&str], env: &[(&str, &str)]) -> Output {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_harnessx"));
+    c.args(args).env("NO_COLOR", "1").env(
+        "HARNESSX_CACHE_DIR",
+        Path::new(env!("CARGO_TARGET_TMPDIR")).join("run-cache"),
+    );
+    for (k, v) in env {
+        c.env(k, v);
+    }
+    c.output().expect("run harnessx")
+}
+
+pub fn text(b: &[u8]) -> String {
+    String::from_utf8_lossy(b).into_owned()
+}
+
+/// A fresh directory under the target dir, unique to the test.
+pub fn scratch(name: &str) -> PathBuf {
+    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("e2e-{name}"));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).expect("scratch dir");
+    dir
+}
+
+/// The calls that solve key_door whichever container holds the key.
+pub const SOLUTION: [&str; 7] = [
+    r#"open("drawer")"#,
+    r#"open("box")"#,
+    r#"open("shelf")"#,
+    r#"take("key")"#,
+    r#"open("door")"#,
+    r#"go("garden")"#,
+    "finish()",
+];
+
+/// A key_door harness for the scripted server. `marker` goes into the system prompt: the
+/// server solves the task for `SOLVER` and gives up at once for any other marker.
+pub fn key_door_harness(marker: &str, key_env: &str) -> String {
+    format!(
+        r#"harness kd {{
+  model {{
+    backend = "sim:small"
+    api_key_env = "{key_env}"
+  }}
+  prompt system "{marker}. Goal: {{{{task.goal}}}}"
+  tool look() "Look around"
+  tool open(target: string) "Open something"
+  tool take(object: string) "Take something"
+  tool go(target: string) "Go somewhere"
+  tool examine(target: string) "Examine something"
+  tool finish(answer: string?) "Finish"
+  loop {{
+    max_steps = 10
+  }}
+}}
+"#
+    )
+}
+
+/// One request as the server saw it.
+#[derive(Debug, Clone)]
+pub struct Seen {
+    pub authorization: Option<String>,
+    pub body: serde_json::Value,
+}
+
+/// A scripted chat-completions server on 127.0.0.1: for a system prompt that mentions
+/// `SOLVER` it answers with [`SOLUTION`] (the n-th reply for a request holding n assistant
+/// messages), for any other `finish()`. It stops when dropped, or after two minutes.
+pub struct FakeOpenAi {
+    pub url: String,
+    pub seen: Arc<Mutex<Vec<Seen>>>,
+    stop: Arc<AtomicBool>,
+    thread: Option<JoinHandle<()>>,
+}
+
+impl FakeOpenAi {
+    pub fn start() -> FakeOpenAi {
+        let server = tiny_http::Server::http("127.0.0.1:0").expect("bind loopback");
+        let port = server
+            .server_addr()
+            .to_ip()
+            .map(|a| a.port())
+            .expect("an IP address");
+        let seen = Arc::new(Mutex::new(Vec::new()));
+        let stop = Arc::new(AtomicBool::new(false));
+        let (seen2, stop2) = (Arc::clone(&seen), Arc::clone(&stop));
+        let thread = std::thread::spawn(move || {
+            let deadline = Instant::now() + Duration::from_secs(120);
+            while !stop2.load(Ordering::SeqCst) && Instant::now() < deadline {
+                let Ok(Some(mut req)) = server.recv_timeout(Duration::from_millis(20)) else {
+                    continue;
+                };
+                let authorization = req
+                    .headers()
+                    .iter()
+                    .find(|h| h.field.equiv("Authorization"))
+                    .map(|h| h.value.as_str().to_string());
+                let mut raw = String::new();
+                let _ = req.as_reader().read_to_string(&mut raw);
+                let body: serde_json::Value = serde_json::from_str(&raw).unwrap_or_default();
+                let reply = answer(&body);
+                if let Ok(mut s) = seen2.lock() {
+                    s.push(Seen {
+                        authorization,
+                        body,
+                    });
+                }
+                let json = serde_json::json!({
+                    "choices": [{"message": {"role": "assistant", "content": reply}}],
+                    "usage": {"prompt_tokens": 50, "completion_tokens": 5}
+                });
+                let header = tiny_http::Header::from_bytes("Content-Type", "application/json")
+                    .expect("header");
+                let _ = req.respond(
+                    tiny_http::Response::from_string(json.to_string()).with_header(header),
+                );
+            }
+        });
+        FakeOpenAi {
+            url: format!("http://127.0.0.1:{port}/v1"),
+            seen,
+            stop,
+            thread: Some(thread),
+        }
+    }
+
+    /// The model spec that reaches this server, reading the key from `key_env`.
+    pub fn spec(&self, key_env: &str) -> String {
+        format!("openai:{}#scripted?key_env={key_env}&retries=0", self.url)
+    }
+
+    pub fn requests(&self) -> Vec<Seen> {
+        self.seen.lock().map(|s| s.clone()).unwrap_or_default()
+    }
+}
+
+fn answer(body: &serde_json::Value) -> String {
+    let messages = body["messages"].as_array().cloned().unwrap_or_default();
+    let system = messages
+        .first()
+        .and_then(|m| m["content"].as_str())
+        .unwrap_or_default();
+    if !system.contains("SOLVER") {
+        return "finish()".into();
+    }
+    let replies = messages.iter().filter(|m| m["role"] == "assistant").count();
+    SOLUTION.get(replies).unwrap_or(&"finish()").to_string()
+}
+
+impl Drop for FakeOpenAi {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::SeqCst);
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
