@@ -12,6 +12,7 @@ mod fmt;
 mod input;
 mod model;
 mod output;
+mod review;
 mod run;
 
 use std::process::ExitCode;
@@ -153,6 +154,10 @@ enum Command {
     /// Write `report.md` with SVG plots for an `evolve` output directory.
     #[command(after_help = EXIT_STATUS)]
     Report(ReportArgs),
+
+    /// A static review site of an `evolve` run in DIR/review/, or served with --serve
+    /// (docs/REVIEW.md).
+    Review(review::ReviewArgs),
 
     /// Episodes as training data: SFT or preference JSONL (docs/EXPORT.md).
     Export(export::ExportArgs),
@@ -605,6 +610,7 @@ fn main() -> ExitCode {
             }
         },
         Command::Export(a) => export::run(&a, color),
+        Command::Review(a) => review::run(&a, color),
         Command::Bench(BenchCommand::Evolution(a)) => {
             let command = std::iter::once("harnessx".to_string())
                 .chain(std::env::args().skip(1))

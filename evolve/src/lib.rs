@@ -32,6 +32,7 @@
 //!   simulated cells, the real-model arm, statistics, plots and the Markdown report.
 //! - [`report`], [`svg`]: `report.md` with hand-written SVG plots; [`progress`]: bars.
 //! - [`traces`]: where a run keeps the traces of its evaluations (`traces/<id>/<split>/`).
+//! - [`review`]: `harnessx review`, the static review site of a run (`DIR/review/`).
 //! - [`export`]: `harnessx export`, episodes as SFT or preference training data;
 //!   [`secrets`]: the values of secret-bearing variables, redacted from what is written.
 //!
@@ -51,7 +52,7 @@
 //! 9. `round`;
 //! 10. `run`, `progress`;
 //! 11. `arms`, `report`, `export`;
-//! 12. `bench`, `realbench`.
+//! 12. `bench`, `realbench`, `review`.
 
 pub mod arms;
 pub mod bench;
@@ -69,6 +70,7 @@ pub mod progress;
 pub mod proposer;
 pub mod realbench;
 pub mod report;
+pub mod review;
 pub mod round;
 pub mod run;
 pub mod secrets;

@@ -15,12 +15,11 @@ fn cell(s: &str) -> String {
     s.replace('|', "\\|").replace('\n', " ")
 }
 
-/// Writes `report.md` and its SVG files into `dir`; returns the report's path.
-pub fn write_report(dir: &Path) -> Result<PathBuf, String> {
-    let cp = Checkpoint::load(dir)?;
-    let simulated = cp.config.model_spec().is_ok_and(|m| m.is_simulated());
+/// The report's plots, `(file name, SVG)`: train success per round, parent tokens per
+/// episode, episodes spent, failure classes in the first and last round. `harnessx review`
+/// shows the same plots.
+pub fn plots(cp: &Checkpoint, simulated: bool) -> Vec<(&'static str, String)> {
     let sim = if simulated { " (simulated)" } else { "" };
-
     let score: Vec<(f64, f64)> = cp
         .rounds
         .iter()
@@ -38,17 +37,17 @@ pub fn write_report(dir: &Path) -> Result<PathBuf, String> {
             b.is_finite().then_some((f64::from(r.round), b))
         })
         .collect();
-    write_text(
-        dir,
+    let mut out = Vec::new();
+    out.push((
         "score.svg",
-        &line_chart(
+        line_chart(
             &format!("Train success per round{sim}"),
             "round",
             "success rate",
             &[("parent", score), ("best candidate", best_cand)],
             Some(1.0),
         ),
-    )?;
+    ));
     let tokens: Vec<(f64, f64)> = cp
         .rounds
         .iter()
@@ -59,28 +58,26 @@ pub fn write_report(dir: &Path) -> Result<PathBuf, String> {
         .iter()
         .map(|r| (f64::from(r.round), r.used.episodes as f64))
         .collect();
-    write_text(
-        dir,
+    out.push((
         "tokens.svg",
-        &line_chart(
+        line_chart(
             &format!("Parent tokens per episode{sim}"),
             "round",
             "tokens",
             &[("tokens/episode", tokens)],
             None,
         ),
-    )?;
-    write_text(
-        dir,
+    ));
+    out.push((
         "cost.svg",
-        &line_chart(
+        line_chart(
             "Episodes spent (cumulative)",
             "round",
             "episodes",
             &[("episodes used", used)],
             None,
         ),
-    )?;
+    ));
     let (first, last) = (cp.rounds.first(), cp.rounds.last());
     let classes: Vec<FailureClass> = FailureClass::ALL
         .into_iter()
@@ -89,10 +86,9 @@ pub fn write_report(dir: &Path) -> Result<PathBuf, String> {
     let count = |r: Option<&crate::checkpoint::RoundRecord>, c: &FailureClass| {
         r.and_then(|r| r.classes.get(c)).copied().unwrap_or(0) as f64
     };
-    write_text(
-        dir,
+    out.push((
         "classes.svg",
-        &bar_chart(
+        bar_chart(
             &format!("Failed train episodes by class{sim}"),
             "episodes",
             &classes.iter().map(|c| c.to_string()).collect::<Vec<_>>(),
@@ -107,7 +103,19 @@ pub fn write_report(dir: &Path) -> Result<PathBuf, String> {
                 ),
             ],
         ),
-    )?;
+    ));
+
+    out
+}
+
+/// Writes `report.md` and its SVG files into `dir`; returns the report's path.
+pub fn write_report(dir: &Path) -> Result<PathBuf, String> {
+    let cp = Checkpoint::load(dir)?;
+    let simulated = cp.config.model_spec().is_ok_and(|m| m.is_simulated());
+    let sim = if simulated { " (simulated)" } else { "" };
+    for (name, svg) in plots(&cp, simulated) {
+        write_text(dir, name, &svg)?;
+    }
 
     let mut s = String::new();
     let c = &cp.config;

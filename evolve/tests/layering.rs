@@ -16,7 +16,7 @@ const LAYERS: &[&[&str]] = &[
     &["round"],
     &["run", "progress"],
     &["arms", "report", "export"],
-    &["bench", "realbench"],
+    &["bench", "realbench", "review"],
 ];
 
 fn layer(module: &str) -> Option<usize> {
