@@ -260,7 +260,7 @@ pub fn episode_page(events: &[TraceEvent], info: &EpisodeInfo) -> String {
     }
     let outcome = match &end {
         Some((success, reason, steps, tokens, reward)) => format!(
-            "<div class=\"end {}\" id=\"outcome\"><span class=\"badge {}\">{}</span> ended: <strong>{}</strong> after {steps} steps · {tokens} tokens · reward {reward}</div>",
+            "<div class=\"end {}\" id=\"outcome\"><span class=\"badge {}\">{}</span> ended: <strong>{}</strong> after {steps} step(s) · {tokens} tokens · reward {reward}</div>",
             if *success { "success" } else { "failure" },
             if *success { "success" } else { "failure" },
             if *success { "success" } else { "failure" },
