@@ -331,9 +331,10 @@ fn held_out(dir: &Path, cp: &Checkpoint, pages: &mut Pages) -> String {
     }
     let p = sign_test(better.len() as u64, worse.len() as u64);
     s.push_str(&format!(
-        "<p>On the same tasks and seeds, the best harness succeeded where the seed failed on <strong>{}</strong> and failed where the seed succeeded on <strong>{}</strong> (exact two-sided sign test p = {p:.4}).</p>",
+        "<p>On the same tasks and seeds, the best harness succeeded where the seed failed on <strong>{}</strong> and failed where the seed succeeded on <strong>{}</strong> (exact two-sided sign test, {}).</p>",
         better.len(),
-        worse.len()
+        worse.len(),
+        html::p_value(Some(p))
     ));
     for (title, id, items) in [
         ("Best succeeded, seed failed", "held-out-better", &better),
@@ -349,8 +350,8 @@ fn held_out(dir: &Path, cp: &Checkpoint, pages: &mut Pages) -> String {
         for (task, seed_no, sp, bp) in items.iter() {
             s.push_str(&format!(
                 "<tr><td class=\"num\">{task}</td><td class=\"num\">{seed_no}</td><td>{}</td><td>{}</td></tr>",
-                link_episode(dir, Some(sp), None, "episode", pages),
-                link_episode(dir, Some(bp), None, "episode", pages)
+                link_episode(dir, Some(sp), None, if id == "held-out-better" { "seed's episode (failed)" } else { "seed's episode (succeeded)" }, pages),
+                link_episode(dir, Some(bp), None, if id == "held-out-better" { "best's episode (succeeded)" } else { "best's episode (failed)" }, pages)
             ));
         }
         s.push_str("</table>");
