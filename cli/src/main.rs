@@ -380,9 +380,10 @@ struct EvolveArgs {
     /// Skip the gate's batched cargo build (evaluation always interprets in process).
     #[arg(long)]
     no_build: bool,
-    /// Evaluation threads (default: available cores; 1 for an `openai:` model, so a local
-    /// server reuses its prompt cache); results do not depend on it.
-    #[arg(long)]
+    /// Episodes evaluated at once, one thread each (default: available cores; 1 for an
+    /// `openai:` model, so a local server reuses its prompt cache; a vLLM or SGLang
+    /// deployment wants 64 or more, docs/MODELS.md); results do not depend on it.
+    #[arg(long, visible_alias = "concurrency", value_name = "N")]
     workers: Option<usize>,
     /// An open-ended proposer: this model (`openai:…`, `cache:DIR:SPEC`, `replay:DIR`,
     /// `scripted:PATH`) is asked for a whole new harness each round and fills one of the
@@ -407,8 +408,8 @@ struct ResumeArgs {
     /// The output directory of the interrupted run.
     #[arg(value_name = "DIR")]
     dir: std::path::PathBuf,
-    /// Evaluation threads (default: available cores).
-    #[arg(long)]
+    /// Episodes evaluated at once (default: available cores; see `evolve --workers`).
+    #[arg(long, visible_alias = "concurrency", value_name = "N")]
     workers: Option<usize>,
     /// Do not keep the traces of the episodes evaluated from here on.
     #[arg(long)]
@@ -460,10 +461,11 @@ struct RunArgs {
     #[arg(long, value_name = "DIR")]
     trace_dir: Option<std::path::PathBuf>,
 
-    /// Episodes run in parallel on this many threads (default: the available parallelism,
-    /// at most 8; 1 for an `openai:` model, so a local server reuses its prompt cache).
+    /// Episodes in flight at once, one thread each, up to 4096 (default: the available
+    /// parallelism, at most 8; 1 for an `openai:` model, so a local llama.cpp server reuses
+    /// its prompt cache; a vLLM or SGLang deployment wants 64 to 256, docs/MODELS.md).
     /// Results and traces are identical for any number.
-    #[arg(long, value_name = "N")]
+    #[arg(long, visible_alias = "concurrency", value_name = "N")]
     workers: Option<std::num::NonZeroUsize>,
 }
 

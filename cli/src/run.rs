@@ -25,6 +25,7 @@ use harnessx_evolve::export::source::{TraceDirInfo, TRACE_DIR_INFO};
 use harnessx_evolve::stats::Rate;
 use harnessx_runtime::ir::HarnessIr;
 use harnessx_runtime::models::spec::ModelSpec;
+use harnessx_runtime::models::Retries;
 use harnessx_runtime::rules::InterpretedRules;
 use harnessx_runtime::runner::{run_episodes_parallel, Episode, Summary};
 use harnessx_runtime::trace::TraceEvent;
@@ -168,7 +169,7 @@ pub fn run(opts: &RunOptions<'_>, color: bool) -> u8 {
     let bar = progress_bar(opts.tasks);
     let each = |ep: Episode| {
         bar.inc(1);
-        summary.add(&ep.result);
+        summary.add_episode(&ep);
         if !ep.result.success && !ep.result.is_infrastructure_failure() {
             failures.digest(&ep.events, None, &digest_cfg);
         }
@@ -302,6 +303,14 @@ fn run_compiled(
 #[derive(Default)]
 struct RunnerOutput {
     current: Option<(u64, u64, Vec<TraceEvent>)>,
+    infra: Infra,
+}
+
+/// The runner's `#infra` line: how often the episode was re-run, what was retried.
+#[derive(Debug, Default, serde::Deserialize)]
+struct Infra {
+    reruns: u32,
+    retries: Retries,
 }
 
 impl RunnerOutput {
@@ -318,15 +327,17 @@ impl RunnerOutput {
             let (task, seed, events) = self.current.take().ok_or_else(|| bad("#result first"))?;
             let result: EpisodeResult =
                 serde_json::from_str(json.trim_end()).map_err(|e| bad(&e.to_string()))?;
+            let infra = std::mem::take(&mut self.infra);
             return Ok(Some(Episode {
                 task,
                 seed,
                 result,
                 events,
-                // The compiled runner re-runs infrastructure failures itself (`run_one`);
-                // its protocol does not report how often.
-                infra_reruns: 0,
+                infra_reruns: infra.reruns,
+                retries: infra.retries,
             }));
+        } else if let Some(json) = line.strip_prefix("#infra ") {
+            self.infra = serde_json::from_str(json.trim_end()).map_err(|e| bad(&e.to_string()))?;
         } else {
             match &mut self.current {
                 Some((_, _, events)) => events.push(
@@ -425,6 +436,18 @@ fn summary_table(
             s.infra_failures
         ));
     }
+    if s.infra_reruns > 0 {
+        out.push_str(&format!(
+            "episodes re-run after an infrastructure failure: {}\n",
+            s.infra_reruns
+        ));
+    }
+    if s.retries.total() > 0 {
+        out.push_str(&format!(
+            "model requests retried: {}\n",
+            s.retries.describe()
+        ));
+    }
     out.push_str(model_note(model));
     out
 }
@@ -457,7 +480,7 @@ mod tests {
             successes: 1,
             steps: 10,
             tokens: 1000,
-            infra_failures: 0,
+            ..Summary::default()
         };
         let f = [("malformed_call".to_string(), 2), ("loop".to_string(), 1)];
         let t = summary_table(
@@ -481,5 +504,67 @@ mod tests {
             t.contains("| model noisy:0.7 (test stand-in), from --model |"),
             "{t}"
         );
+        assert!(!t.contains("retried") && !t.contains("re-run"), "{t}");
+        let faulty = Summary {
+            infra_reruns: 2,
+            retries: Retries {
+                rate_limited: 3,
+                timeout: 1,
+                ..Retries::default()
+            },
+            ..s
+        };
+        let t = summary_table(
+            "h",
+            "key_door",
+            (&ModelSpec::Noisy(0.7), Source::Flag),
+            1,
+            "compiled",
+            &faulty,
+            &f,
+        );
+        assert!(
+            t.contains("episodes re-run after an infrastructure failure: 2\n"),
+            "{t}"
+        );
+        assert!(
+            t.contains("model requests retried: 4 (429: 3, timeout: 1)\n"),
+            "{t}"
+        );
+    }
+
+    #[test]
+    fn the_runners_output_carries_reruns_and_retries() {
+        let mut p = RunnerOutput::default();
+        let result = serde_json::to_string(&EpisodeResult {
+            success: true,
+            end: harnessx_runtime::engine::EndReason::Done,
+            steps: 1,
+            prompt_tokens: 1,
+            completion_tokens: 1,
+            tokens: 2,
+            total_reward: 1.0,
+            model_calls: 1,
+            tool_calls: 1,
+            clock_ms: 5,
+        })
+        .unwrap_or_default();
+        assert!(matches!(p.feed("#episode 3 99\n"), Ok(None)));
+        assert!(matches!(
+            p.feed("#infra {\"reruns\": 1, \"retries\": {\"rate_limited\": 0, \"server_error\": 2, \"timeout\": 0, \"connection\": 0, \"malformed\": 1}}\n"),
+            Ok(None)
+        ));
+        let ep = p.feed(&format!("#result {result}\n")).ok().flatten();
+        let ep = ep.expect("an episode");
+        assert_eq!((ep.task, ep.seed, ep.infra_reruns), (3, 99, 1));
+        assert_eq!(ep.retries.total(), 3);
+        // The next episode starts from zero.
+        assert!(matches!(p.feed("#episode 4 7\n"), Ok(None)));
+        let ep = p.feed(&format!("#result {result}\n")).ok().flatten();
+        assert_eq!(
+            ep.map(|e| (e.infra_reruns, e.retries.total())),
+            Some((0, 0))
+        );
+        assert!(p.feed("#infra {broken\n").is_err());
     }
 }

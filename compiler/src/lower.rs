@@ -323,6 +323,11 @@ impl Lower {
         m.timeout_ms = self.ms_field(g, span, "`model.timeout`");
         let g = self.get(fields, F, "context_window");
         m.context_window = self.tokens_field(g, span, "`model.context_window`");
+        let g = self.get(fields, F, "requests_per_second");
+        m.requests_per_second = self.float_field(g, span, "`model.requests_per_second`");
+        let g = self.get(fields, F, "tokens_per_minute");
+        let n = self.int_field(g, span, "`model.tokens_per_minute`");
+        m.tokens_per_minute = self.fit_u64_i(n, span, "`model.tokens_per_minute`");
         m
     }
 
@@ -1027,6 +1032,14 @@ mod tests {
         );
         assert_eq!(ir.model.seed, None);
         assert_eq!(ir.model.api_key_env, None);
+        assert_eq!(
+            ir.model.requests_per_second.map(Lit::Float),
+            d(schema::MODEL_FIELDS, "requests_per_second")
+        );
+        assert_eq!(
+            ir.model.tokens_per_minute.map(|n| Lit::Int(n as i64)),
+            d(schema::MODEL_FIELDS, "tokens_per_minute")
+        );
         assert_eq!(
             Some(Lit::Int(i64::from(ir.loop_.max_steps))),
             d(schema::LOOP_FIELDS, "max_steps")

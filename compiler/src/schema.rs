@@ -407,6 +407,26 @@ pub const MODEL_FIELDS: &[FieldSpec] = &[
         evolve: EvolveDefault::Range(Lit::DurationMs(5 * SEC), Lit::DurationMs(5 * MIN)),
         doc: "how long one model request may take (unset: no limit of the harness's own)",
     },
+    FieldSpec {
+        name: "requests_per_second",
+        ty: FieldType::Float {
+            min: 0.01,
+            max: 1_000_000.0,
+        },
+        default: None,
+        evolve: EvolveDefault::Never,
+        doc: "the most requests per second sent to the model's endpoint, by all episodes in flight together (HTTP backends; unset: no limit)",
+    },
+    FieldSpec {
+        name: "tokens_per_minute",
+        ty: FieldType::Int {
+            min: 1,
+            max: 1_000_000_000_000,
+        },
+        default: None,
+        evolve: EvolveDefault::Never,
+        doc: "the most tokens per minute (prompt and reply) sent to the model's endpoint, by all episodes in flight together (HTTP backends; unset: no limit)",
+    },
 ];
 
 pub const LOOP_FIELDS: &[FieldSpec] = &[

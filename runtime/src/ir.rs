@@ -127,6 +127,12 @@ pub struct ModelIr {
     /// ([`ModelIr::prompt_limit`]).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub context_window: Option<u64>,
+    /// The endpoint's rate limits (HTTP backends), shared by every episode in flight.
+    /// Absent from the serialized IR when unset, so older harnesses keep their hash.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub requests_per_second: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tokens_per_minute: Option<u64>,
 }
 
 impl ModelIr {
@@ -165,6 +171,8 @@ impl Default for ModelIr {
             seed: None,
             timeout_ms: None,
             context_window: None,
+            requests_per_second: None,
+            tokens_per_minute: None,
         }
     }
 }

@@ -10,6 +10,7 @@ use crate::env::Env;
 use crate::envs::KeyDoor;
 use crate::ir::HarnessIr;
 use crate::models::spec::ModelSpec;
+use crate::models::Retries;
 use crate::rules::RuleSet;
 use crate::trace::{TraceEvent, VecSink};
 
@@ -49,6 +50,9 @@ pub struct Episode {
     /// How many times the episode was run again because the infrastructure failed
     /// ([`INFRA_RERUNS`] at most); the trace and result are those of the last run.
     pub infra_reruns: u32,
+    /// Model requests sent again after a transport failure, over every run of the episode
+    /// ([`crate::models::Model::retries`]).
+    pub retries: Retries,
 }
 
 impl Episode {
@@ -106,6 +110,7 @@ pub fn run_pair<R: RuleSet + ?Sized>(
     episode_seed: u64,
 ) -> Result<Episode, String> {
     let mut infra_reruns = 0;
+    let mut retries = Retries::default();
     loop {
         let mut e = make_env(env)?;
         let mut m = model.build();
@@ -119,6 +124,7 @@ pub fn run_pair<R: RuleSet + ?Sized>(
             episode_seed,
             &mut sink,
         );
+        retries.add(&m.retries());
         if result.is_infrastructure_failure() && infra_reruns < INFRA_RERUNS {
             infra_reruns += 1;
             continue;
@@ -129,6 +135,7 @@ pub fn run_pair<R: RuleSet + ?Sized>(
             result,
             events: sink.events,
             infra_reruns,
+            retries,
         });
     }
 }
@@ -142,8 +149,21 @@ pub fn default_workers() -> usize {
 }
 
 /// The cap of [`default_workers`]: beyond it, a batch of short simulated episodes gains
-/// little, and a real model's endpoint sees a burst of parallel requests.
+/// little, and a real model's endpoint sees a burst of parallel requests. An inference
+/// server that batches (vLLM, SGLang) wants far more, asked for with `--concurrency`.
 pub const MAX_DEFAULT_WORKERS: usize = 8;
+
+/// The most episodes in flight at once (`--concurrency`). Each is a thread that mostly
+/// sleeps on its model's reply; at this bound the threads' stacks and the episodes' data
+/// are tens of megabytes (docs/BENCHMARKS.md, "Episodes in flight"). A larger request is
+/// an error, not a silent cap.
+pub const MAX_WORKERS: usize = 4096;
+
+/// How far ahead of the oldest unfinished pair a worker may start one, as a multiple of
+/// the workers. Episodes are handed on in pair order, so finished ones wait for a slow
+/// predecessor; this bounds how many wait, and so the memory a batch holds, to
+/// `REORDER_WINDOW * workers` episodes whatever the batch size.
+pub const REORDER_WINDOW: usize = 4;
 
 /// [`run_episodes`] on `workers` threads: [`run_pairs_parallel`] over tasks `0..tasks`
 /// with seeds from [`episode_seed`].
@@ -162,13 +182,21 @@ pub fn run_episodes_parallel<R: RuleSet + Sync + ?Sized>(
     run_pairs_parallel(ir, rules, env, model, &pairs, workers, each)
 }
 
-/// Run `(task, episode seed)` pairs on `workers` threads. Workers take pairs from a shared
-/// counter; every episode builds its own environment and model ([`run_pair`]), so an
-/// episode does not depend on which worker ran it or when. `each` is called on the calling
-/// thread **in pair order** (finished episodes wait for their predecessors), so results,
-/// traces and anything `each` writes are identical for any `workers`.
+/// Run `(task, episode seed)` pairs with up to `workers` episodes in flight, one thread
+/// each (at most [`MAX_WORKERS`]). Workers take pairs in order; every episode builds its
+/// own environment and model ([`run_pair`]), so an episode does not depend on which worker
+/// ran it or when. `each` is called on the calling thread **in pair order** (finished
+/// episodes wait for their predecessors, at most [`REORDER_WINDOW`] × `workers` of them),
+/// so results, traces and anything `each` writes are identical for any `workers`.
 /// On an error no new pairs are started and the error of the first failing pair is
 /// returned after the episodes before it were passed to `each`.
+///
+/// Why threads and not an async runtime: an episode spends nearly all its time waiting on
+/// its model, the engine and every environment are synchronous (a bridge is a blocking
+/// child process), and a sleeping thread costs little; measured at 256 and 1,024 in flight
+/// against a loopback server, the threads' memory and CPU are a small share of the run's
+/// (docs/BENCHMARKS.md, "Episodes in flight"), so an async engine would buy nothing that
+/// is worth a second, asynchronous copy of the engine and of every environment boundary.
 pub fn run_pairs_parallel<R: RuleSet + Sync + ?Sized>(
     ir: &HarnessIr,
     rules: &R,
@@ -178,6 +206,11 @@ pub fn run_pairs_parallel<R: RuleSet + Sync + ?Sized>(
     workers: usize,
     mut each: impl FnMut(Episode),
 ) -> Result<(), String> {
+    if workers > MAX_WORKERS {
+        return Err(format!(
+            "{workers} episodes in flight asked for; at most {MAX_WORKERS} are supported"
+        ));
+    }
     let n = pairs.len();
     let workers = workers.clamp(1, n.max(1));
     if workers == 1 {
@@ -187,32 +220,39 @@ pub fn run_pairs_parallel<R: RuleSet + Sync + ?Sized>(
         return Ok(());
     }
     use std::collections::BTreeMap;
-    use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
     use std::sync::mpsc;
 
-    let next = AtomicUsize::new(0);
-    let stop = AtomicBool::new(false);
+    let window = Window::new(workers.saturating_mul(REORDER_WINDOW));
     let (tx, rx) = mpsc::channel::<(usize, Result<Episode, String>)>();
     std::thread::scope(|scope| {
-        for _ in 0..workers {
+        let mut spawn_error = None;
+        for k in 0..workers {
             let tx = tx.clone();
-            let (next, stop) = (&next, &stop);
-            scope.spawn(move || loop {
-                if stop.load(Ordering::Relaxed) {
-                    break;
-                }
-                let i = next.fetch_add(1, Ordering::Relaxed);
-                let Some(&(task, s)) = pairs.get(i) else {
-                    break;
-                };
-                let ep = run_pair(ir, rules, env, model, task, s);
-                if ep.is_err() {
-                    stop.store(true, Ordering::Relaxed);
-                }
-                if tx.send((i, ep)).is_err() {
-                    break;
-                }
-            });
+            let window = &window;
+            let spawned = std::thread::Builder::new()
+                .name(format!("episode-{k}"))
+                .spawn_scoped(scope, move || {
+                    while let Some(i) = window.next(n) {
+                        let (task, s) = pairs[i];
+                        let ep = run_pair(ir, rules, env, model, task, s);
+                        if ep.is_err() {
+                            window.stop();
+                        }
+                        if tx.send((i, ep)).is_err() {
+                            break;
+                        }
+                    }
+                });
+            if let Err(e) = spawned {
+                // Too many threads for this machine: stop the ones started, say so.
+                window.stop();
+                spawn_error = Some(format!(
+                    "could not start episode thread {} of {workers}: {e}; ask for fewer \
+                     episodes in flight",
+                    k + 1
+                ));
+                break;
+            }
         }
         drop(tx);
         // Hand episodes over in pair order; later ones wait here for their predecessors.
@@ -224,12 +264,16 @@ pub fn run_pairs_parallel<R: RuleSet + Sync + ?Sized>(
                 match ep {
                     Ok(ep) => each(ep),
                     Err(e) => {
-                        stop.store(true, Ordering::Relaxed);
+                        window.stop();
                         return Err(e);
                     }
                 }
                 due += 1;
+                window.handed_on(due);
             }
+        }
+        if let Some(e) = spawn_error {
+            return Err(e);
         }
         // Pairs after a failure were never started; the failure itself is pending here.
         match pending.into_values().find_map(Result::err) {
@@ -237,6 +281,70 @@ pub fn run_pairs_parallel<R: RuleSet + Sync + ?Sized>(
             None => Ok(()),
         }
     })
+}
+
+/// Which pair a worker starts next, no further than `size` ahead of the first one not yet
+/// handed on (see [`REORDER_WINDOW`]).
+struct Window {
+    state: std::sync::Mutex<WindowState>,
+    moved: std::sync::Condvar,
+    size: usize,
+}
+
+struct WindowState {
+    next: usize,
+    due: usize,
+    stopped: bool,
+}
+
+impl Window {
+    fn new(size: usize) -> Window {
+        Window {
+            state: std::sync::Mutex::new(WindowState {
+                next: 0,
+                due: 0,
+                stopped: false,
+            }),
+            moved: std::sync::Condvar::new(),
+            size: size.max(1),
+        }
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, WindowState> {
+        self.state
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// The next pair of `n` to run, waiting while it is too far ahead; `None` when all are
+    /// taken or the batch stopped.
+    fn next(&self, n: usize) -> Option<usize> {
+        let mut st = self.lock();
+        loop {
+            if st.stopped || st.next >= n {
+                return None;
+            }
+            if st.next < st.due + self.size {
+                st.next += 1;
+                return Some(st.next - 1);
+            }
+            st = self
+                .moved
+                .wait(st)
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+        }
+    }
+
+    /// Pairs before `due` were handed on.
+    fn handed_on(&self, due: usize) {
+        self.lock().due = due;
+        self.moved.notify_all();
+    }
+
+    fn stop(&self) {
+        self.lock().stopped = true;
+        self.moved.notify_all();
+    }
 }
 
 /// Aggregates over a batch, for summaries.
@@ -249,10 +357,22 @@ pub struct Summary {
     pub tokens: u64,
     /// Episodes that still failed on the infrastructure after their reruns: not scored.
     pub infra_failures: u64,
+    /// Runs of an episode repeated because the infrastructure failed ([`INFRA_RERUNS`]).
+    pub infra_reruns: u64,
+    /// Model requests sent again after a transport failure, by cause.
+    pub retries: Retries,
 }
 
 impl Summary {
-    /// Count one episode; one the infrastructure failed is counted apart and not scored.
+    /// Count one episode with its reruns and retries ([`Summary::add`] for the result).
+    pub fn add_episode(&mut self, ep: &Episode) {
+        self.add(&ep.result);
+        self.infra_reruns += u64::from(ep.infra_reruns);
+        self.retries.add(&ep.retries);
+    }
+
+    /// Count one episode's result; one the infrastructure failed is counted apart and not
+    /// scored.
     pub fn add(&mut self, r: &EpisodeResult) {
         if r.is_infrastructure_failure() {
             self.infra_failures += 1;
@@ -395,5 +515,79 @@ mod tests {
         let e = run_episodes_parallel(&ir, &rules, "nope", &ModelSpec::Noisy(0.5), 5, 7, 3, |_| {});
         assert!(e.is_err_and(|e| e.contains("unknown environment")));
         assert!((1..=MAX_DEFAULT_WORKERS).contains(&default_workers()));
+    }
+
+    /// Hundreds of episodes in flight (one thread each) give the same episodes, in the
+    /// same order, as one at a time; the reorder window is crossed many times over.
+    #[test]
+    fn hundreds_of_workers_give_the_same_episodes_as_one() {
+        use crate::ir::{ParamIr, ToolIr, TypeIr};
+        let mut ir = HarnessIr::new("key_door");
+        let target = || vec![ParamIr::new("target", TypeIr::String)];
+        ir.tools = vec![
+            ToolIr::new("look", vec![]),
+            ToolIr::new("open", target()),
+            ToolIr::new("take", vec![ParamIr::new("object", TypeIr::String)]),
+            ToolIr::new("go", target()),
+            ToolIr::new("finish", vec![]),
+        ];
+        ir.loop_.max_steps = 8;
+        let rules = InterpretedRules::new(&ir);
+        let run = |workers| {
+            let mut out = Vec::new();
+            let mut summary = Summary::default();
+            run_episodes_parallel(
+                &ir,
+                &rules,
+                "key_door",
+                &ModelSpec::Noisy(0.8),
+                1_200,
+                11,
+                workers,
+                |e| {
+                    summary.add_episode(&e);
+                    out.push((e.task, e.seed, e.trace_jsonl()));
+                },
+            )
+            .map(|()| (out, summary))
+        };
+        let (one, summary) = run(1).expect("runs");
+        assert_eq!(one.len(), 1_200);
+        assert!(
+            summary.successes > 0 && summary.successes < 1_200,
+            "{summary:?}"
+        );
+        for workers in [256, 1_024] {
+            let (many, s) = run(workers).expect("runs");
+            assert!(many == one, "{workers} workers: other episodes");
+            assert_eq!(s, summary);
+        }
+        let e = run(MAX_WORKERS + 1).map(|_| ()).unwrap_err();
+        assert!(e.contains("at most 4096"), "{e}");
+    }
+
+    /// A worker may not run further ahead of the first episode not yet handed on than the
+    /// window, so finished episodes held for a slow predecessor stay bounded.
+    #[test]
+    fn the_reorder_window_holds_workers_back_until_the_oldest_is_handed_on() {
+        use std::sync::mpsc;
+        use std::time::Duration;
+        let w = Window::new(2);
+        assert_eq!((w.next(10), w.next(10)), (Some(0), Some(1)));
+        let (tx, rx) = mpsc::channel();
+        std::thread::scope(|s| {
+            s.spawn(|| {
+                let _ = tx.send(w.next(10));
+                let _ = tx.send(w.next(10));
+            });
+            // Pair 2 is two ahead of pair 0, which is not handed on: the worker waits.
+            assert!(rx.recv_timeout(Duration::from_millis(200)).is_err());
+            w.handed_on(1);
+            assert_eq!(rx.recv_timeout(Duration::from_secs(10)), Ok(Some(2)));
+            assert!(rx.recv_timeout(Duration::from_millis(200)).is_err());
+            w.stop();
+            assert_eq!(rx.recv_timeout(Duration::from_secs(10)), Ok(None));
+        });
+        assert_eq!(Window::new(8).next(0), None);
     }
 }

@@ -1,9 +1,11 @@
 //! The `openai:` backend against a fault-injecting OpenAI-compatible server on loopback.
 //!
-//! The server is a minimal HTTP/1.1 responder on `127.0.0.1:0` in a thread: it plays a
-//! script of replies (success, 429, 500, slow, truncated, wrong shapes, dropped
-//! connections), records every request it receives, and stops by itself when the test drops
-//! it or after a fixed deadline, so no test can leave it running.
+//! The server is a minimal HTTP/1.1 responder on `127.0.0.1:0` in a thread (and a thread
+//! per connection): it plays a script of replies in the order connections arrive (success,
+//! 429, 500, slow, truncated, wrong shapes, dropped connections), records every request it
+//! receives, and stops by itself when the test drops it or after a fixed deadline, so no
+//! test can leave it running. The shared per-endpoint state (`Retry-After` pauses, rate
+//! limits) is tested here too, with several model instances at once.
 
 mod common;
 
@@ -43,6 +45,8 @@ enum Fault {
 struct Captured {
     headers: Vec<(String, String)>,
     body: String,
+    /// When the whole request had arrived.
+    at: Instant,
 }
 
 impl Captured {
@@ -86,7 +90,9 @@ impl FaultServer {
                             .cloned()
                             .unwrap_or(Fault::Drop);
                         served += 1;
-                        handle(stream, fault, &reqs);
+                        // A thread per connection, so a slow reply holds up no other.
+                        let reqs = Arc::clone(&reqs);
+                        std::thread::spawn(move || handle(stream, fault, &reqs));
                     }
                     Err(_) => std::thread::sleep(Duration::from_millis(2)),
                 }
@@ -106,6 +112,11 @@ impl FaultServer {
 
     fn captured(&self) -> Vec<Captured> {
         self.requests.lock().map(|r| r.clone()).unwrap_or_default()
+    }
+
+    /// When each request arrived, in order.
+    fn arrivals(&self) -> Vec<Instant> {
+        self.captured().iter().map(|c| c.at).collect()
     }
 
     fn config(&self) -> OpenAiConfig {
@@ -194,7 +205,11 @@ fn read_request(s: &mut TcpStream) -> Option<Captured> {
         buf.extend_from_slice(&chunk[..n]);
     }
     let body = String::from_utf8_lossy(&buf[head_end..head_end + len]).to_string();
-    Some(Captured { headers, body })
+    Some(Captured {
+        headers,
+        body,
+        at: Instant::now(),
+    })
 }
 
 fn reply(content: &str) -> String {
@@ -291,22 +306,108 @@ fn rate_limits_are_retried_then_succeed() {
     assert_eq!(r.text, "look()");
     assert_eq!(server.count(), 3);
     assert_eq!(m.stats().http_requests, 3);
-    assert_eq!(m.stats().retries, 2);
+    assert_eq!(m.stats().retries.rate_limited, 2);
+    assert_eq!(m.retries().total(), 2);
     assert_eq!(m.stats().backoffs_ms.len(), 2);
 }
 
 #[test]
-fn retry_after_is_honoured_within_the_cap() {
+fn retry_after_replaces_the_backoff_up_to_a_minute() {
     let server = FaultServer::start(vec![
         Fault::Status(429, "{}".into(), Some(1)),
+        Fault::Status(503, "{}".into(), Some(61)),
         Fault::Ok(reply("look()")),
     ]);
     let mut cfg = server.config();
     cfg.backoff_max_ms = 300;
     let mut m = OpenAiModel::new(cfg);
     assert!(m.complete(&request()).is_ok());
-    // The server asked for 1 s; the cap is 300 ms.
-    assert_eq!(m.stats().backoffs_ms, vec![300]);
+    // The server asked for 1 s, above the backoff cap: honoured. 61 s is more than a
+    // minute: ignored, the ordinary backoff (at most 300 ms) applies.
+    let b = &m.stats().backoffs_ms;
+    assert_eq!(b.len(), 2);
+    assert_eq!(b[0], 1_000);
+    assert!(b[1] < 300, "{b:?}");
+}
+
+/// One episode's 429 with `Retry-After` holds the requests of every other episode on the
+/// endpoint, not only its own retry.
+#[test]
+fn retry_after_pauses_every_request_to_the_endpoint() {
+    let server = FaultServer::start(vec![
+        Fault::Status(429, "{}".into(), Some(1)),
+        Fault::Ok(reply("look()")),
+    ]);
+    let cfg = server.config();
+    let endpoint = harnessx_runtime::models::endpoint::endpoint(&cfg.base_url);
+    std::thread::scope(|s| {
+        let first = cfg.clone();
+        s.spawn(move || {
+            let mut m = OpenAiModel::new(first);
+            assert!(m.complete(&request()).is_ok());
+            assert_eq!(m.retries().rate_limited, 1);
+        });
+        // The others start once the 429 is in, while the pause lasts.
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while endpoint.paused_for().is_none() && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        assert!(endpoint.paused_for().is_some(), "no pause after the 429");
+        for _ in 0..4 {
+            let cfg = cfg.clone();
+            s.spawn(move || {
+                let mut m = OpenAiModel::new(cfg);
+                assert!(m.complete(&request()).is_ok());
+                // They waited the pause out without sending anything, so no retry.
+                assert_eq!(m.retries().total(), 0);
+            });
+        }
+    });
+    let paused_at = server.arrivals()[0];
+    let arrivals = server.arrivals();
+    assert_eq!(arrivals.len(), 6);
+    for t in &arrivals[1..] {
+        let after = t.duration_since(paused_at);
+        assert!(
+            after >= Duration::from_millis(990),
+            "a request came {after:?} after the 429"
+        );
+    }
+}
+
+/// `rps` spaces requests out across model instances (episodes): with 5 per second and a
+/// burst of 5, twelve requests need at least 7 / 5 s.
+#[test]
+fn a_requests_per_second_limit_is_shared_by_every_episode() {
+    let server = FaultServer::start(vec![Fault::Ok(reply("look()"))]);
+    let mut cfg = server.config();
+    cfg.limits.requests_per_second = Some(5.0);
+    std::thread::scope(|s| {
+        for _ in 0..4 {
+            let cfg = cfg.clone();
+            s.spawn(move || {
+                let mut m = OpenAiModel::new(cfg);
+                for _ in 0..3 {
+                    assert!(m.complete(&request()).is_ok());
+                }
+            });
+        }
+    });
+    let arrivals = server.arrivals();
+    assert_eq!(arrivals.len(), 12);
+    let span = arrivals[11].duration_since(arrivals[0]);
+    assert!(
+        span >= Duration::from_millis(1_350),
+        "12 requests in {span:?}"
+    );
+    // Any window of one second holds at most the burst plus what refills in it.
+    for (i, a) in arrivals.iter().enumerate() {
+        let within = arrivals[i..]
+            .iter()
+            .take_while(|b| b.duration_since(*a) < Duration::from_millis(950))
+            .count();
+        assert!(within <= 10, "{within} requests within a second");
+    }
 }
 
 #[test]
@@ -341,38 +442,54 @@ fn other_client_errors_are_not_retried() {
 }
 
 #[test]
-fn a_slow_reply_times_out_without_retrying() {
-    let server = FaultServer::start(vec![Fault::Slow(
-        Duration::from_millis(1_500),
-        reply("look()"),
-    )]);
+fn a_slow_reply_times_out_and_is_retried() {
+    let slow = Fault::Slow(Duration::from_millis(1_500), reply("look()"));
+    let server = FaultServer::start(vec![slow.clone(), Fault::Ok(reply("look()"))]);
     let mut cfg = server.config();
     cfg.timeout_ms = Some(200);
+    let mut m = OpenAiModel::new(cfg.clone());
+    assert_eq!(m.complete(&request()).map(|r| r.text), Ok("look()".into()));
+    assert_eq!(server.count(), 2);
+    assert_eq!(m.stats().retries.timeout, 1);
+
+    // A server that stays slow: the bound, then an infrastructure error.
+    let server = FaultServer::start(vec![slow]);
+    let mut cfg = server.config();
+    cfg.timeout_ms = Some(200);
+    cfg.retries = 1;
     let mut m = OpenAiModel::new(cfg);
-    let start = Instant::now();
     let e = m.complete(&request()).expect_err("times out");
-    assert_eq!(e, ModelError::Timeout);
+    assert!(e.is_infrastructure(), "{e:?}");
+    let msg = e.to_string();
     assert!(
-        start.elapsed() < Duration::from_millis(1_200),
-        "{:?}",
-        start.elapsed()
+        msg.contains("gave up after 2 attempts") && msg.contains("timed out"),
+        "{msg}"
     );
-    assert_eq!(server.count(), 1);
+    assert_eq!(server.count(), 2);
 }
 
 #[test]
-fn truncated_json_is_a_clear_error_not_a_retry() {
+fn truncated_json_is_retried_then_a_clear_error() {
     let full = reply("look()");
     let cut = full[..full.len() / 2].to_string();
-    let server = FaultServer::start(vec![Fault::Ok(cut)]);
+    let server = FaultServer::start(vec![Fault::Ok(cut.clone()), Fault::Ok(full)]);
     let mut m = OpenAiModel::new(server.config());
+    assert_eq!(m.complete(&request()).map(|r| r.text), Ok("look()".into()));
+    assert_eq!(m.stats().retries.malformed, 1);
+
+    let server = FaultServer::start(vec![Fault::Ok(cut)]);
+    let mut cfg = server.config();
+    cfg.retries = 2;
+    let mut m = OpenAiModel::new(cfg);
     let e = m.complete(&request()).expect_err("malformed");
     let msg = e.to_string();
     assert!(
-        msg.contains("malformed reply") && msg.contains("invalid JSON"),
+        msg.contains("gave up after 3 attempts")
+            && msg.contains("malformed reply")
+            && msg.contains("invalid JSON"),
         "{msg}"
     );
-    assert_eq!(server.count(), 1);
+    assert_eq!(server.count(), 3);
 }
 
 #[test]
@@ -420,7 +537,9 @@ fn wrong_shapes_are_clear_errors() {
         ("", "invalid JSON"),
     ] {
         let server = FaultServer::start(vec![Fault::Ok(body.into())]);
-        let mut m = OpenAiModel::new(server.config());
+        let mut cfg = server.config();
+        cfg.retries = 1;
+        let mut m = OpenAiModel::new(cfg);
         match m.complete(&request()) {
             Err(ModelError::Backend(msg)) => {
                 assert!(
@@ -430,7 +549,9 @@ fn wrong_shapes_are_clear_errors() {
             }
             other => panic!("{body}: want a backend error, got {other:?}"),
         }
-        assert_eq!(server.count(), 1, "{body}");
+        // Retried once (a server may send a bad body once), then reported.
+        assert_eq!(server.count(), 2, "{body}");
+        assert_eq!(m.retries().malformed, 1, "{body}");
     }
 }
 
@@ -440,7 +561,7 @@ fn a_dropped_connection_is_retried() {
     let mut m = OpenAiModel::new(server.config());
     assert_eq!(m.complete(&request()).map(|r| r.text), Ok("look()".into()));
     assert_eq!(server.count(), 2);
-    assert_eq!(m.stats().retries, 1);
+    assert_eq!(m.stats().retries.connection, 1);
 }
 
 #[test]

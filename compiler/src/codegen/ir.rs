@@ -37,6 +37,14 @@ pub fn ir_fn(ir: &HarnessIr, out: &mut Src) {
                 "context_window",
                 Expr::atom(lit::option(&m.context_window, |n| lit::u64(*n))),
             ),
+            (
+                "requests_per_second",
+                Expr::atom(lit::option(&m.requests_per_second, |x| lit::f64(*x))),
+            ),
+            (
+                "tokens_per_minute",
+                Expr::atom(lit::option(&m.tokens_per_minute, |n| lit::u64(*n))),
+            ),
         ],
     );
     let prompts = seq(ir.prompts.iter().map(|p| {

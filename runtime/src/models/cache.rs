@@ -191,6 +191,12 @@ impl Model for CachingModel<'_> {
         self.stats.stored += 1;
         Ok(resp)
     }
+
+    fn retries(&self) -> super::Retries {
+        self.inner
+            .as_ref()
+            .map_or_else(super::Retries::default, |m| m.retries())
+    }
 }
 
 fn read_model_id(dir: &Path) -> Result<Option<String>, String> {

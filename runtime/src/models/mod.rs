@@ -7,6 +7,8 @@
 //! | [`noisy`] | `noisy:P`, a seeded test stand-in that follows the env's expert |
 //! | `openai` | `openai:URL#MODEL`, chat completions over HTTP (feature `openai`) |
 //! | [`cache`] | `cache:DIR:SPEC` and `replay:DIR`, the response cache |
+//! | [`rate_limit`] | token buckets for an endpoint's requests/s and tokens/min |
+//! | `endpoint` | what every episode talking to one server shares: connections, rate limits, `Retry-After` (feature `openai`) |
 //!
 //! This file holds the trait, the request/response types, and the scripted models tests use.
 
@@ -19,10 +21,13 @@ use crate::ir::Decoding;
 use crate::message::{estimate_tokens, Message, PER_MESSAGE_TOKENS};
 
 pub mod cache;
+#[cfg(feature = "openai")]
+pub mod endpoint;
 pub mod noisy;
 #[cfg(feature = "openai")]
 pub mod openai;
 pub mod random_policy;
+pub mod rate_limit;
 pub mod sim;
 pub mod spec;
 
@@ -95,11 +100,73 @@ impl std::error::Error for ModelError {}
 
 pub trait Model {
     fn complete(&mut self, req: &ModelRequest) -> Result<ModelResponse, ModelError>;
+
+    /// The requests this model instance sent again because the transport failed, by cause,
+    /// over its life so far. Zero for every backend that does not talk to a server. Kept
+    /// out of responses and traces, so an episode's trace is the same with or without
+    /// faults that a retry absorbed; the runner adds them to summaries.
+    fn retries(&self) -> Retries {
+        Retries::default()
+    }
 }
 
 impl<M: Model + ?Sized> Model for &mut M {
     fn complete(&mut self, req: &ModelRequest) -> Result<ModelResponse, ModelError> {
         (**self).complete(req)
+    }
+    fn retries(&self) -> Retries {
+        (**self).retries()
+    }
+}
+
+/// Requests sent again after a transport failure, by cause (see [`Model::retries`]).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Retries {
+    /// HTTP 429.
+    pub rate_limited: u64,
+    /// HTTP 5xx, 408 and 409.
+    pub server_error: u64,
+    /// No whole reply within the request timeout.
+    pub timeout: u64,
+    /// Refused, reset or dropped connections, and bodies cut short.
+    pub connection: u64,
+    /// A complete 200 reply that is no chat completion (invalid or truncated JSON, a wrong
+    /// shape, an `error` object).
+    pub malformed: u64,
+}
+
+impl Retries {
+    pub fn total(&self) -> u64 {
+        self.rate_limited + self.server_error + self.timeout + self.connection + self.malformed
+    }
+
+    pub fn add(&mut self, other: &Retries) {
+        self.rate_limited += other.rate_limited;
+        self.server_error += other.server_error;
+        self.timeout += other.timeout;
+        self.connection += other.connection;
+        self.malformed += other.malformed;
+    }
+
+    /// `7 (429: 2, 5xx: 1, timeout: 1, connection: 2, malformed: 1)`, causes with zero
+    /// counts left out; `0` when nothing was retried.
+    pub fn describe(&self) -> String {
+        let parts: Vec<String> = [
+            ("429", self.rate_limited),
+            ("5xx", self.server_error),
+            ("timeout", self.timeout),
+            ("connection", self.connection),
+            ("malformed", self.malformed),
+        ]
+        .iter()
+        .filter(|(_, n)| *n > 0)
+        .map(|(k, n)| format!("{k}: {n}"))
+        .collect();
+        if parts.is_empty() {
+            "0".into()
+        } else {
+            format!("{} ({})", self.total(), parts.join(", "))
+        }
     }
 }
 
@@ -218,6 +285,27 @@ mod tests {
         assert_eq!(m.complete(&req()), Err(ModelError::Exhausted));
         let mut empty = ScriptedModel::new(Vec::<String>::new(), WhenExhausted::Cycle);
         assert_eq!(empty.complete(&req()), Err(ModelError::Exhausted));
+    }
+
+    #[test]
+    fn retries_add_up_and_describe_themselves() {
+        let mut r = Retries {
+            rate_limited: 2,
+            timeout: 1,
+            ..Retries::default()
+        };
+        assert_eq!(Retries::default().describe(), "0");
+        r.add(&Retries {
+            malformed: 3,
+            ..Retries::default()
+        });
+        assert_eq!(r.total(), 6);
+        assert_eq!(r.describe(), "6 (429: 2, timeout: 1, malformed: 3)");
+        // Test models retry nothing.
+        assert_eq!(
+            ScriptedModel::new(["a"], WhenExhausted::Cycle).retries(),
+            Retries::default()
+        );
     }
 
     #[test]

@@ -20,21 +20,28 @@
 //! | `connect_timeout_ms` | TCP/TLS connect timeout | 5000 |
 //! | `retries` | retries after the first attempt | 4 |
 //! | `backoff_ms`, `backoff_max_ms` | exponential backoff base and cap | 500, 8000 |
+//! | `rps` | the endpoint's requests per second (a token bucket shared by every episode) | the harness's `requests_per_second`, else none |
+//! | `tpm` | the endpoint's tokens per minute (prompt estimate + `max_tokens` reserved, settled with `usage`) | the harness's `tokens_per_minute`, else none |
 //! | `key_env` | name of the variable holding the API key | the harness's `api_key_env` |
 //!
 //! # Behaviour
 //!
-//! - **Retries**: on HTTP 429, any 5xx, and connection-level failures (refused, reset,
-//!   closed before a full reply), up to `retries` times, sleeping
-//!   `min(backoff_max, backoff * 2^attempt)` scaled by a jitter factor in `[0.5, 1)`, or the
-//!   server's `Retry-After` when that is longer (capped too). The jitter comes from a
-//!   SplitMix64 of the request seed and the attempt number, so the schedule is reproducible.
-//!   Other 4xx statuses are not retried: repeating a bad request cannot help.
-//! - **Timeouts** become [`ModelError::Timeout`] and are *not* retried: a local server that
-//!   is still busy with the timed-out request would only fall further behind.
-//! - **Malformed replies** (invalid or truncated JSON, no `choices`, a message with neither
-//!   `content` nor `tool_calls`, an `error` object) become [`ModelError::Backend`] with a
-//!   message saying what was wrong; nothing here panics on network data.
+//! - **Retries**: HTTP 429, 408, 409 and any 5xx, timeouts, connection-level failures
+//!   (refused, reset, closed before a full reply) and malformed 200 replies (invalid or
+//!   truncated JSON, a wrong shape, an `error` object), up to `retries` times — the causes
+//!   and the bound of OpenAI's own clients, whose default is 2; ours is 4, since an episode
+//!   lost to a passing fault costs a whole rerun. Attempt `n` (from 0) sleeps
+//!   `min(backoff_max, backoff * 2^n)` scaled by a jitter factor in `[0.5, 1)`; the jitter
+//!   is a SplitMix64 of the request seed and the attempt, so the schedule is reproducible.
+//!   A `Retry-After` (or `retry-after-ms`) of at most 60 s replaces the backoff and pauses
+//!   *every* request to the endpoint ([`super::endpoint`]). Other 4xx statuses are not
+//!   retried: repeating a bad request cannot help. After the bound the error says how many
+//!   attempts were made and what the last failure was, and the episode is
+//!   infrastructure-failed ([`ModelError::is_infrastructure`]); [`Model::retries`] counts
+//!   every retry by cause for the run's summary.
+//! - **Malformed replies** never panic: what was wrong is named in the error message.
+//! - **Shared per endpoint** ([`super::endpoint`]): the connection pool, the rate limits
+//!   (`rps`, `tpm`) and `Retry-After` pauses, across every episode in flight.
 //! - **Tool calls**: the first entry of `tool_calls` becomes the canonical call text
 //!   (`open("drawer")`, see [`crate::call`]) so the engine parses it like any reply. Arguments
 //!   that are not a JSON object are passed on as `{"tool": NAME, "args": RAW}`, which the
@@ -57,6 +64,7 @@
 //!   not track tool-call ids, which the `tool` role requires.
 
 use std::fmt;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use serde::ser::{Serialize, SerializeMap, SerializeSeq, Serializer};
@@ -66,7 +74,9 @@ use crate::call::{ToolCall, ToolSpec};
 use crate::ir::{Decoding, ModelIr, TypeIr};
 use crate::message::Role;
 use crate::message::{estimate_tokens, PER_MESSAGE_TOKENS};
-use crate::models::{request_tokens, Model, ModelError, ModelRequest, ModelResponse};
+use crate::models::endpoint::{self, Endpoint};
+use crate::models::rate_limit::RateLimits;
+use crate::models::{request_tokens, Model, ModelError, ModelRequest, ModelResponse, Retries};
 use crate::parse::parse_call;
 
 /// Default whole-request timeout when neither the spec nor the harness sets one.
@@ -111,6 +121,8 @@ pub struct OpenAiConfig {
     pub retries: u32,
     pub backoff_ms: u64,
     pub backoff_max_ms: u64,
+    /// The endpoint's rate limits; `None` fields are taken from the harness.
+    pub limits: RateLimits,
 }
 
 impl OpenAiConfig {
@@ -126,6 +138,7 @@ impl OpenAiConfig {
             retries: DEFAULT_RETRIES,
             backoff_ms: DEFAULT_BACKOFF_MS,
             backoff_max_ms: DEFAULT_BACKOFF_MAX_MS,
+            limits: RateLimits::default(),
         }
     }
 
@@ -181,11 +194,25 @@ impl OpenAiConfig {
                 "retries" => cfg.retries = u32::try_from(num()?).unwrap_or(u32::MAX),
                 "backoff_ms" => cfg.backoff_ms = num()?,
                 "backoff_max_ms" => cfg.backoff_max_ms = num()?,
+                "rps" => match v.parse::<f64>() {
+                    Ok(r) if r.is_finite() && r > 0.0 => cfg.limits.requests_per_second = Some(r),
+                    _ => {
+                        return Err(format!(
+                            "`openai:` option `rps` needs a number of requests per second \
+                             above 0, got `{v}`"
+                        ))
+                    }
+                },
+                "tpm" => match num()? {
+                    0 => return Err("`openai:` option `tpm` must be at least 1".into()),
+                    t => cfg.limits.tokens_per_minute = Some(t),
+                },
                 "key_env" if !v.is_empty() => cfg.api_key_env = Some(v.to_string()),
                 _ => {
                     return Err(format!(
                         "unknown `openai:` option `{k}`; known: tools, format, timeout_ms, \
-                         connect_timeout_ms, retries, backoff_ms, backoff_max_ms, key_env"
+                         connect_timeout_ms, retries, backoff_ms, backoff_max_ms, rps, tpm, \
+                         key_env"
                     ))
                 }
             }
@@ -193,8 +220,8 @@ impl OpenAiConfig {
         Ok(cfg)
     }
 
-    /// Take what the spec left open from the harness's model section: the API-key variable
-    /// and the timeout. Settings in the spec win.
+    /// Take what the spec left open from the harness's model section: the API-key variable,
+    /// the timeout and the rate limits. Settings in the spec win.
     pub fn apply_model_ir(&mut self, m: &ModelIr) {
         if self.api_key_env.is_none() {
             self.api_key_env.clone_from(&m.api_key_env);
@@ -202,6 +229,9 @@ impl OpenAiConfig {
         if self.timeout_ms.is_none() {
             self.timeout_ms = m.timeout_ms;
         }
+        let l = &mut self.limits;
+        l.requests_per_second = l.requests_per_second.or(m.requests_per_second);
+        l.tokens_per_minute = l.tokens_per_minute.or(m.tokens_per_minute);
     }
 
     /// Identifies what produces the replies, for response caches: the endpoint, the model
@@ -243,7 +273,8 @@ impl fmt::Display for OpenAiConfig {
 pub struct OpenAiStats {
     /// HTTP requests sent (first attempts and retries).
     pub http_requests: u64,
-    pub retries: u64,
+    /// Retries by cause.
+    pub retries: Retries,
     /// Every backoff slept, in order, in milliseconds.
     pub backoffs_ms: Vec<u64>,
     /// Successful replies whose token counts are the runtime's estimate (no `usage`).
@@ -262,10 +293,13 @@ impl fmt::Debug for Secret {
     }
 }
 
-/// The `openai:` backend. Blocking; one instance per episode.
+/// The `openai:` backend. Blocking; one instance per episode, sharing its endpoint's
+/// connections, rate limits and pauses with every other instance in the process.
 pub struct OpenAiModel {
     cfg: OpenAiConfig,
+    endpoint: Arc<Endpoint>,
     agent: ureq::Agent,
+    timeout: Duration,
     /// `Err` when the harness names a key variable that is not set: reported at the first
     /// call, because building a model cannot fail.
     key: Result<Option<Secret>, String>,
@@ -295,17 +329,14 @@ impl OpenAiModel {
             },
         };
         let timeout = Duration::from_millis(cfg.timeout_ms.unwrap_or(DEFAULT_TIMEOUT_MS));
-        let agent = ureq::AgentBuilder::new()
-            .timeout_connect(Duration::from_millis(cfg.connect_timeout_ms))
-            // The overall deadline bounds a server that trickles bytes forever; the read
-            // timeout alone would reset on every byte.
-            .timeout(timeout)
-            .timeout_read(timeout)
-            .timeout_write(timeout)
-            .build();
+        let endpoint = endpoint::endpoint(&cfg.base_url);
+        endpoint.set_limits(cfg.limits);
+        let agent = endpoint.agent(Duration::from_millis(cfg.connect_timeout_ms));
         OpenAiModel {
             cfg,
+            endpoint,
             agent,
+            timeout,
             key,
             stats: OpenAiStats::default(),
         }
@@ -327,7 +358,13 @@ impl OpenAiModel {
         }
     }
 
-    fn backoff(&self, req: &ModelRequest, attempt: u32, retry_after_ms: Option<u64>) -> u64 {
+    /// How long to sleep before retry `attempt` (from 0): the server's `Retry-After` when
+    /// it gave one (already capped by [`endpoint::retry_after`]), else the jittered
+    /// exponential backoff.
+    fn backoff(&self, req: &ModelRequest, attempt: u32, retry_after: Option<Duration>) -> u64 {
+        if let Some(ra) = retry_after {
+            return u64::try_from(ra.as_millis()).unwrap_or(u64::MAX);
+        }
         let exp = self
             .cfg
             .backoff_ms
@@ -337,11 +374,9 @@ impl OpenAiModel {
             crate::rng::mix(req.seed ^ u64::from(attempt).wrapping_mul(crate::rng::GOLDEN_GAMMA));
         // Jitter factor in [0.5, 1): spreads out clients that failed together, never waits
         // less than half the nominal delay.
-        let jittered = exp / 2 + (exp / 2).saturating_mul(r >> 11) / (1u64 << 53);
-        match retry_after_ms {
-            Some(ra) => jittered.max(ra.min(self.cfg.backoff_max_ms)),
-            None => jittered,
-        }
+        let half = exp / 2;
+        // In u128: `half * 2^53` overflows u64 once `half` passes 2,048 ms.
+        half + u64::try_from((u128::from(half) * u128::from(r >> 11)) >> 53).unwrap_or(half)
     }
 
     /// One HTTP attempt.
@@ -349,65 +384,124 @@ impl OpenAiModel {
         let mut r = self
             .agent
             .post(url)
+            // The whole request, connect to last byte: a server that trickles bytes forever
+            // is cut off too (a read timeout alone restarts with every byte).
+            .timeout(self.timeout)
             .set("Content-Type", "application/json")
             .set("Accept", "application/json");
         if let Ok(Some(Secret(k))) = &self.key {
             r = r.set("Authorization", &format!("Bearer {k}"));
         }
+        let retry = |cause: Cause, why: String| Attempt::Retry {
+            cause,
+            why,
+            retry_after: None,
+        };
         match r.send_string(body) {
             Ok(resp) => match resp.into_string() {
                 Ok(text) => Attempt::Body(text),
-                Err(e) if is_timeout(&e) => Attempt::Timeout,
-                Err(e) => Attempt::Retry {
-                    why: format!("reading the reply failed: {e}"),
-                    retry_after_ms: None,
-                },
+                Err(e) if is_timeout(&e) => retry(Cause::Timeout, "timed out".into()),
+                Err(e) => retry(Cause::Connection, format!("reading the reply failed: {e}")),
             },
             Err(ureq::Error::Status(code, resp)) => {
-                let retry_after_ms = resp
-                    .header("retry-after")
-                    .and_then(|v| v.trim().parse::<u64>().ok())
-                    .map(|s| s.saturating_mul(1000));
+                let retry_after = endpoint::retry_after(
+                    resp.header("retry-after-ms"),
+                    resp.header("retry-after"),
+                );
                 let text = resp.into_string().unwrap_or_default();
                 let why = format!("HTTP {code}: {}", excerpt(&text));
-                if code == 429 || (500..600).contains(&code) {
-                    Attempt::Retry {
+                let cause = match code {
+                    429 => Some(Cause::RateLimited),
+                    408 | 409 | 500..=599 => Some(Cause::ServerError),
+                    _ => None,
+                };
+                match cause {
+                    Some(cause) => Attempt::Retry {
+                        cause,
                         why,
-                        retry_after_ms,
+                        retry_after,
+                    },
+                    None if code == 400 && is_context_overflow(&text) => {
+                        Attempt::ContextOverflow(why)
                     }
-                } else if code == 400 && is_context_overflow(&text) {
-                    Attempt::ContextOverflow(why)
-                } else {
-                    Attempt::Fatal(why)
+                    None => Attempt::Fatal(why),
                 }
             }
-            Err(ureq::Error::Transport(t)) => {
-                if t.kind() == ureq::ErrorKind::Io && transport_timed_out(&t) {
-                    Attempt::Timeout
-                } else {
-                    match t.kind() {
-                        ureq::ErrorKind::InvalidUrl
-                        | ureq::ErrorKind::UnknownScheme
-                        | ureq::ErrorKind::InsecureRequestHttpsOnly
-                        | ureq::ErrorKind::InvalidProxyUrl => Attempt::Fatal(t.to_string()),
-                        _ => Attempt::Retry {
-                            why: format!("connection error: {t}"),
-                            retry_after_ms: None,
-                        },
-                    }
+            Err(ureq::Error::Transport(t)) => match t.kind() {
+                ureq::ErrorKind::Io if transport_timed_out(&t) => {
+                    retry(Cause::Timeout, format!("timed out: {t}"))
                 }
-            }
+                ureq::ErrorKind::InvalidUrl
+                | ureq::ErrorKind::UnknownScheme
+                | ureq::ErrorKind::InsecureRequestHttpsOnly
+                | ureq::ErrorKind::InvalidProxyUrl => Attempt::Fatal(t.to_string()),
+                _ => retry(Cause::Connection, format!("connection error: {t}")),
+            },
         }
+    }
+
+    /// The response for a parsed reply: token counts, and a constrained label turned back
+    /// into its call.
+    fn response(&mut self, req: &ModelRequest, reply: Reply, start: Instant) -> ModelResponse {
+        self.stats.extra_tool_calls += u64::from(reply.extra_tool_calls);
+        let (prompt_tokens, completion_tokens) = match reply.usage {
+            Some(u) => u,
+            None => {
+                self.stats.estimated_usage += 1;
+                (
+                    request_tokens(req),
+                    estimate_tokens(&reply.text).saturating_sub(PER_MESSAGE_TOKENS),
+                )
+            }
+        };
+        // A constrained choice among labels comes back as the label (a JSON string); the
+        // engine gets the call it stands for.
+        let text = match req.decoding {
+            Decoding::Constrained => {
+                let labels = action_labels(&req.tools, &req.admissible);
+                call_of_label(&reply.text, &labels).unwrap_or(reply.text)
+            }
+            Decoding::Free => reply.text,
+        };
+        ModelResponse {
+            text,
+            prompt_tokens,
+            completion_tokens,
+            latency_ms: u64::try_from(start.elapsed().as_millis()).unwrap_or(u64::MAX),
+        }
+    }
+}
+
+/// Why an attempt is worth repeating.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Cause {
+    RateLimited,
+    ServerError,
+    Timeout,
+    Connection,
+    Malformed,
+}
+
+impl Cause {
+    fn count(self, r: &mut Retries) {
+        let n = match self {
+            Cause::RateLimited => &mut r.rate_limited,
+            Cause::ServerError => &mut r.server_error,
+            Cause::Timeout => &mut r.timeout,
+            Cause::Connection => &mut r.connection,
+            Cause::Malformed => &mut r.malformed,
+        };
+        *n += 1;
     }
 }
 
 enum Attempt {
     Body(String),
     Retry {
+        cause: Cause,
         why: String,
-        retry_after_ms: Option<u64>,
+        retry_after: Option<Duration>,
     },
-    Timeout,
     /// The server said the prompt is longer than its context window.
     ContextOverflow(String),
     Fatal(String),
@@ -433,71 +527,66 @@ impl Model for OpenAiModel {
         if let Err(e) = &self.key {
             return Err(ModelError::Backend(e.clone()));
         }
-        let start = Instant::now();
         let url = format!("{}/chat/completions", self.cfg.base_url);
         let body = request_body(&self.cfg, req);
+        // What a tokens-per-minute limit reserves: the prompt and the longest reply.
+        let estimate = request_tokens(req).saturating_add(u64::from(req.max_tokens));
+        // The latency starts with the first attempt: waiting for the endpoint's rate limit
+        // is queueing in this process, not the model's time.
+        let mut start = None;
         let mut attempt = 0u32;
-        let text = loop {
+        loop {
+            let reserved = self.endpoint.admit(estimate);
+            let started = *start.get_or_insert_with(Instant::now);
             self.stats.http_requests += 1;
-            match self.attempt(&url, &body) {
-                Attempt::Body(text) => break text,
-                Attempt::Timeout => return Err(ModelError::Timeout),
+            let (cause, why, retry_after) = match self.attempt(&url, &body) {
+                Attempt::Body(text) => match parse_reply(&text, &req.tools) {
+                    Ok(reply) => {
+                        let used = reply.usage.map_or(reserved, |(p, c)| p.saturating_add(c));
+                        self.endpoint.settle(reserved, used);
+                        return Ok(self.response(req, reply, started));
+                    }
+                    Err(e) => (Cause::Malformed, format!("malformed reply: {e}"), None),
+                },
+                Attempt::Retry {
+                    cause,
+                    why,
+                    retry_after,
+                } => (cause, why, retry_after),
                 Attempt::ContextOverflow(why) => {
+                    self.endpoint.settle(reserved, 0);
                     return Err(ModelError::ContextOverflow(
                         self.redact(format!("{url}: {why}")),
-                    ))
+                    ));
                 }
                 Attempt::Fatal(why) => {
-                    return Err(ModelError::Backend(self.redact(format!("{url}: {why}"))))
+                    self.endpoint.settle(reserved, 0);
+                    return Err(ModelError::Backend(self.redact(format!("{url}: {why}"))));
                 }
-                Attempt::Retry {
-                    why,
-                    retry_after_ms,
-                } => {
-                    if attempt >= self.cfg.retries {
-                        let n = attempt + 1;
-                        let s = if n == 1 { "" } else { "s" };
-                        return Err(ModelError::Backend(self.redact(format!(
-                            "{url}: gave up after {n} attempt{s}; last: {why}"
-                        ))));
-                    }
-                    let wait = self.backoff(req, attempt, retry_after_ms);
-                    self.stats.retries += 1;
-                    self.stats.backoffs_ms.push(wait);
-                    std::thread::sleep(Duration::from_millis(wait));
-                    attempt += 1;
-                }
+            };
+            // A failed attempt used no completion: its reservation goes back.
+            self.endpoint.settle(reserved, 0);
+            if attempt >= self.cfg.retries {
+                let n = attempt + 1;
+                let s = if n == 1 { "" } else { "s" };
+                return Err(ModelError::Backend(self.redact(format!(
+                    "{url}: gave up after {n} attempt{s}; last: {why}"
+                ))));
             }
-        };
-        let reply = parse_reply(&text, &req.tools).map_err(|e| {
-            ModelError::Backend(self.redact(format!("{url}: malformed reply: {e}")))
-        })?;
-        self.stats.extra_tool_calls += u64::from(reply.extra_tool_calls);
-        let (prompt_tokens, completion_tokens) = match reply.usage {
-            Some(u) => u,
-            None => {
-                self.stats.estimated_usage += 1;
-                (
-                    request_tokens(req),
-                    estimate_tokens(&reply.text).saturating_sub(PER_MESSAGE_TOKENS),
-                )
+            if let Some(ra) = retry_after {
+                // The server is overloaded for everyone: hold every episode's requests.
+                self.endpoint.pause(ra);
             }
-        };
-        // A constrained choice among labels comes back as the label (a JSON string); the
-        // engine gets the call it stands for.
-        let text = match req.decoding {
-            Decoding::Constrained => {
-                let labels = action_labels(&req.tools, &req.admissible);
-                call_of_label(&reply.text, &labels).unwrap_or(reply.text)
-            }
-            Decoding::Free => reply.text,
-        };
-        Ok(ModelResponse {
-            text,
-            prompt_tokens,
-            completion_tokens,
-            latency_ms: u64::try_from(start.elapsed().as_millis()).unwrap_or(u64::MAX),
-        })
+            let wait = self.backoff(req, attempt, retry_after);
+            cause.count(&mut self.stats.retries);
+            self.stats.backoffs_ms.push(wait);
+            std::thread::sleep(Duration::from_millis(wait));
+            attempt += 1;
+        }
+    }
+
+    fn retries(&self) -> Retries {
+        self.stats.retries
     }
 }
 
@@ -983,12 +1072,23 @@ mod tests {
 
     #[test]
     fn specs_parse_or_explain() {
-        let c = OpenAiConfig::parse("http://127.0.0.1:8080/v1/#smol?tools=native&retries=2")
-            .expect("parses");
+        let c = OpenAiConfig::parse(
+            "http://127.0.0.1:8080/v1/#smol?tools=native&retries=2&rps=2.5&tpm=90000",
+        )
+        .expect("parses");
         assert_eq!(c.base_url, "http://127.0.0.1:8080/v1");
         assert_eq!(c.model, "smol");
         assert_eq!(c.tools, ToolMode::Native);
         assert_eq!(c.retries, 2);
+        assert_eq!(
+            c.limits,
+            RateLimits {
+                requests_per_second: Some(2.5),
+                tokens_per_minute: Some(90_000)
+            }
+        );
+        // Rate limits do not change the replies, so not the cache's model id.
+        assert!(!c.model_id().contains("rps"), "{}", c.model_id());
         for bad in [
             "http://x/v1",
             "ftp://x#m",
@@ -996,6 +1096,11 @@ mod tests {
             "http://x#m?nope=1",
             "http://x#m?retries=a",
             "http://x#m?tools",
+            "http://x#m?rps=0",
+            "http://x#m?rps=-1",
+            "http://x#m?rps=inf",
+            "http://x#m?tpm=0",
+            "http://x#m?tpm=1.5",
         ] {
             assert!(OpenAiConfig::parse(bad).is_err(), "{bad}");
         }
@@ -1005,15 +1110,19 @@ mod tests {
 
     #[test]
     fn harness_settings_fill_gaps_only() {
-        let mut c = OpenAiConfig::parse("http://x/v1#m?timeout_ms=5").expect("parses");
+        let mut c = OpenAiConfig::parse("http://x/v1#m?timeout_ms=5&rps=3").expect("parses");
         let m = ModelIr {
             api_key_env: Some("K".into()),
             timeout_ms: Some(9),
+            requests_per_second: Some(7.0),
+            tokens_per_minute: Some(1_000),
             ..ModelIr::default()
         };
         c.apply_model_ir(&m);
         assert_eq!(c.api_key_env.as_deref(), Some("K"));
         assert_eq!(c.timeout_ms, Some(5));
+        assert_eq!(c.limits.requests_per_second, Some(3.0));
+        assert_eq!(c.limits.tokens_per_minute, Some(1_000));
     }
 
     #[test]
@@ -1145,7 +1254,27 @@ mod tests {
             ds,
             (0..6).map(|a| m.backoff(&req, a, None)).collect::<Vec<_>>()
         );
-        assert_eq!(m.backoff(&req, 0, Some(700)), 700);
-        assert_eq!(m.backoff(&req, 0, Some(60_000)), 1000);
+        // A Retry-After (capped where it is read) replaces the backoff, above the cap too.
+        let ra = |ms| Some(Duration::from_millis(ms));
+        assert_eq!(m.backoff(&req, 0, ra(700)), 700);
+        assert_eq!(m.backoff(&req, 3, ra(30_000)), 30_000);
+        // Long delays keep their jitter (the arithmetic once saturated above 2 s).
+        let mut cfg = OpenAiConfig::new("http://x/v1", "m");
+        cfg.backoff_max_ms = 8_000;
+        let m = OpenAiModel::new(cfg);
+        let long: Vec<u64> = (0..64)
+            .map(|s| {
+                m.backoff(
+                    &ModelRequest {
+                        seed: s,
+                        ..req.clone()
+                    },
+                    6,
+                    None,
+                )
+            })
+            .collect();
+        assert!(long.iter().all(|d| (4_000..8_000).contains(d)), "{long:?}");
+        assert!(long.iter().any(|d| *d > 6_100), "{long:?}");
     }
 }
