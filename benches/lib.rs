@@ -6,10 +6,18 @@
 //!
 //! [`criterion_report`] reads what the benchmarks left under `target/criterion/` and
 //! renders it as the Markdown section of docs/BENCHMARKS.md (the `criterion-report` binary).
+//!
+//! [`loopback`] is an OpenAI-compatible server on loopback with a fixed delay and seeded
+//! faults; [`chaos`] runs a batch against it with and without faults and compares them;
+//! [`concurrency`] measures throughput and memory against it by episodes in flight. The
+//! `loopback-bench` binary writes both as sections of docs/BENCHMARKS.md.
 
 use std::fmt::Write as _;
 
+pub mod chaos;
+pub mod concurrency;
 pub mod criterion_report;
+pub mod loopback;
 
 const HOOK_RULES: &[&str] = &[
     "on after_model as repair_{i} when malformed_call {\n    repair extract_action\n    otherwise reprompt \"Reply with one action, like tool_{i}(\\\"x\\\").\"\n  }",

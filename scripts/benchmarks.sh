@@ -12,6 +12,9 @@
 #    writing docs/BENCHMARKS.md and docs/bench/*.svg. The real model's responses are
 #    recorded in target/bench-real-model-cache/, so a rerun replays them instead of asking
 #    again.
+# 4. `loopback-bench concurrency` (episodes in flight against a loopback server and against
+#    SmolLM2) and `loopback-bench chaos` (1,000 episodes against a faulty server), each
+#    writing its own section of docs/BENCHMARKS.md (about 5 minutes together).
 #
 # Needs the Rust toolchain, python3 with textworld-express 1.1.0 and Java (the
 # TextWorldExpress environment), and what scripts/setup-smollm2.sh needs. Takes about
@@ -43,12 +46,18 @@ step "cargo build --release -p harnessx"
 cargo build --release -p harnessx
 
 real=()
+smollm2=()
 if [[ "${HARNESSX_BENCH_NO_REAL_MODEL:-}" != 1 ]]; then
   step "SmolLM2-135M server"
   url="$(scripts/serve-smollm2.sh)"
   trap 'scripts/serve-smollm2.sh --stop' EXIT
   # Household prompts reach ~1,700 tokens; under load one call can take over a minute.
   real=(--real-model "openai:$url#smollm2?timeout_ms=300000")
+  smollm2=(--smollm2-url "$url")
+  log="${HARNESSX_SMOLLM2_VENV:-.venv-smollm2}/server-${HARNESSX_SMOLLM2_PORT:-8089}.log"
+  if [[ -f "$log" ]]; then
+    smollm2+=(--smollm2-log "$log")
+  fi
 fi
 
 step "harnessx bench evolution"
@@ -58,3 +67,12 @@ cargo run --release -q -p harnessx -- bench evolution \
   "${real[@]}" \
   --out docs/BENCHMARKS.md \
   "$@"
+
+# After the whole rewrite above, which keeps these sections as they were: refresh them.
+step "loopback-bench concurrency"
+cargo run --release -q -p harnessx-benches --bin loopback-bench -- concurrency \
+  "${smollm2[@]}" --out docs/BENCHMARKS.md > /dev/null
+
+step "loopback-bench chaos"
+cargo run --release -q -p harnessx-benches --bin loopback-bench -- chaos \
+  --out docs/BENCHMARKS.md > /dev/null

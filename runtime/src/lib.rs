@@ -16,7 +16,7 @@
 //! | [`models`] | the [`models::Model`] trait and one room per backend: `spec` (a [`models::spec::ModelSpec`] by name), `sim`, `noisy`, `openai` (feature `openai`), `cache` |
 //! | [`env`](mod@env) | the [`env::Env`] trait |
 //! | [`envs`] | the environments: `KeyDoor`, `household`, `flaky_api`, `stdio` (the bridge) |
-//! | [`runner`] | environments by name, episode seeds, batches of episodes (infrastructure failures re-run) |
+//! | [`runner`] | environments by name, episode seeds, batches of episodes with many in flight (infrastructure failures re-run) |
 //! | [`context`] | the context window: pins, `keep_last`, compaction |
 //! | [`state`] | the episode state detectors read |
 //! | [`detect`] | the detectors, as pure functions of the state |
@@ -27,6 +27,7 @@
 //! | [`trace`] | trace events, JSONL sinks |
 //! | [`rng`] | SplitMix64, the one seeded generator everything draws from |
 //! | [`fsutil`] | [`fsutil::write_atomic`], the one way a file that matters is written |
+//! | [`doc_sections`] | generated sections of a Markdown document that several commands write |
 //!
 //! Architecture invariant: the module imports form no cycle. `engine → hooks → episode`,
 //! `rules → hooks`; `context` and `models` share `message` and never import each other.
@@ -82,6 +83,7 @@
 pub mod call;
 pub mod context;
 pub mod detect;
+pub mod doc_sections;
 pub mod engine;
 pub mod env;
 pub mod envs;

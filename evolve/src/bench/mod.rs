@@ -97,6 +97,12 @@ pub fn evolution(a: &BenchArgs) -> Result<String, String> {
     for (name, svg) in plots::plots(&plan, &results) {
         write_file(&plot_dir.join(name), &svg)?;
     }
+    // Sections other benchmark commands wrote into the same file stay (they are not this
+    // command's figures to drop).
+    let doc = match std::fs::read_to_string(&a.out) {
+        Ok(old) => harnessx_runtime::doc_sections::carry_over(&old, &doc),
+        Err(_) => doc,
+    };
     write_file(&a.out, &doc)?;
     Ok(format!(
         "wrote {} ({} runs in {:.1} s{})\n",
