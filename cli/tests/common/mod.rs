@@ -80,6 +80,7 @@ pub struct Seen {
 /// A scripted chat-completions server on 127.0.0.1: for a system prompt that mentions
 /// `SOLVER` it answers with [`SOLUTION`] (the n-th reply for a request holding n assistant
 /// messages), for any other `finish()`. It stops when dropped, or after two minutes.
+/// [`FakeOpenAi::failing_every`] answers every n-th request with HTTP 503 instead.
 pub struct FakeOpenAi {
     pub url: String,
     pub seen: Arc<Mutex<Vec<Seen>>>,
@@ -89,6 +90,15 @@ pub struct FakeOpenAi {
 
 impl FakeOpenAi {
     pub fn start() -> FakeOpenAi {
+        FakeOpenAi::serve(None)
+    }
+
+    /// Like [`FakeOpenAi::start`], but the n-th, 2n-th, ... request gets a 503.
+    pub fn failing_every(n: usize) -> FakeOpenAi {
+        FakeOpenAi::serve(Some(n.max(1)))
+    }
+
+    fn serve(fail_every: Option<usize>) -> FakeOpenAi {
         let server = tiny_http::Server::http("127.0.0.1:0").expect("bind loopback");
         let port = server
             .server_addr()
@@ -100,10 +110,18 @@ impl FakeOpenAi {
         let (seen2, stop2) = (Arc::clone(&seen), Arc::clone(&stop));
         let thread = std::thread::spawn(move || {
             let deadline = Instant::now() + Duration::from_secs(120);
+            let mut received = 0usize;
             while !stop2.load(Ordering::SeqCst) && Instant::now() < deadline {
                 let Ok(Some(mut req)) = server.recv_timeout(Duration::from_millis(20)) else {
                     continue;
                 };
+                received += 1;
+                if fail_every.is_some_and(|n| received % n == 0) {
+                    let _ = req.respond(
+                        tiny_http::Response::from_string("overloaded").with_status_code(503),
+                    );
+                    continue;
+                }
                 let authorization = req
                     .headers()
                     .iter()
