@@ -116,7 +116,7 @@ impl FakeOpenAi {
                     continue;
                 };
                 received += 1;
-                if fail_every.is_some_and(|n| received % n == 0) {
+                if fail_every.is_some_and(|n| received.checked_rem(n) == Some(0)) {
                     let _ = req.respond(
                         tiny_http::Response::from_string("overloaded").with_status_code(503),
                     );
