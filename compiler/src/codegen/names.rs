@@ -25,14 +25,25 @@ pub fn is_keyword(s: &str) -> bool {
     KEYWORDS.contains(&s)
 }
 
-/// `name` as a snake_case-compatible identifier: characters outside `[A-Za-z0-9_]` become
-/// `_`, a leading digit gets a `_` prefix, and a keyword (or a lone `_`) gets a `_` suffix.
-/// Case is kept, so a valid snake_case name maps to itself.
+/// `name` as a snake_case identifier that rustc's `non_snake_case` lint accepts: ASCII
+/// letters lowercased, other characters outside `[a-z0-9]` become `_`, runs of `_`
+/// collapse to one, a leading digit gets a `_` prefix, and a keyword (or a lone `_`) gets
+/// a `_` suffix. A snake_case name maps to itself; names that map to the same identifier
+/// (`Go`, `go`, `g_o`/`g__o`) are told apart by [`Names`], and the original name is kept
+/// in a string literal wherever it matters. Composite names (`render_{name}_with`) should
+/// be built first and passed through `snake` whole, so no `__` appears at the seams.
 pub fn snake(name: &str) -> String {
-    let mut s: String = name
-        .chars()
-        .map(|c| if c.is_ascii_alphanumeric() { c } else { '_' })
-        .collect();
+    let mut s = String::with_capacity(name.len());
+    for c in name.chars() {
+        let c = if c.is_ascii_alphanumeric() {
+            c.to_ascii_lowercase()
+        } else {
+            '_'
+        };
+        if !(c == '_' && s.ends_with('_')) {
+            s.push(c);
+        }
+    }
     if s.is_empty() || s.starts_with(|c: char| c.is_ascii_digit()) {
         s.insert(0, '_');
     }
@@ -131,6 +142,10 @@ mod tests {
         assert_eq!(snake("1st"), "_1st");
         assert_eq!(snake("a b-c"), "a_b_c");
         assert_eq!(snake("é"), "__");
+        assert_eq!(snake("Option"), "option");
+        assert_eq!(snake("a__b"), "a_b");
+        assert_eq!(snake("render_type_with"), "render_type_with");
+        assert_eq!(snake("render___with"), "render_with");
     }
 
     #[test]

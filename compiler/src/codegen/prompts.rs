@@ -36,9 +36,9 @@ pub fn write(ir: &HarnessIr, types: &mut Names, values: &mut Names, out: &mut Sr
     let render_prompt = values.alloc("render_prompt");
     let mut arms = Vec::new();
     for p in &ir.prompts {
-        let base = snake(&p.name);
-        let typed = values.alloc(&format!("render_{base}"));
-        let with = values.alloc(&format!("render_{base}_with"));
+        // Snake-cased whole, so a name like `type` (`type_`) leaves no `__` at a seam.
+        let typed = values.alloc(&snake(&format!("render_{}", p.name)));
+        let with = values.alloc(&snake(&format!("render_{}_with", p.name)));
         let vars_ty = types.alloc(&format!("{}Vars", camel(&p.name, "Prompt")));
         prompt(p, &typed, &with, &vars_ty, out);
         arms.push(format!("{} => Some({with}(var)),", lit::str(&p.name)));
