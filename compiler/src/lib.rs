@@ -31,7 +31,7 @@ impl CheckOutput {
     }
 }
 
-/// Parse + check. Syntax errors become diagnostics too (same codes E0001..E0008).
+/// Parse + check. Syntax errors become diagnostics too (same codes E0001..E0009).
 ///
 /// A file with syntax errors is still checked: the parser recovers per item, so the items
 /// that did parse get their semantic diagnostics as well. Only the "required item" checks

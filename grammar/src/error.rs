@@ -16,11 +16,12 @@ pub enum SyntaxErrorKind {
     Unclosed,
     Unmatched,
     TrailingText,
+    TooDeep,
 }
 
 impl SyntaxErrorKind {
     /// Every kind, in code order.
-    pub const ALL: [SyntaxErrorKind; 8] = [
+    pub const ALL: [SyntaxErrorKind; 9] = [
         SyntaxErrorKind::Unexpected,
         SyntaxErrorKind::UnterminatedString,
         SyntaxErrorKind::InvalidEscape,
@@ -29,6 +30,7 @@ impl SyntaxErrorKind {
         SyntaxErrorKind::Unclosed,
         SyntaxErrorKind::Unmatched,
         SyntaxErrorKind::TrailingText,
+        SyntaxErrorKind::TooDeep,
     ];
 
     /// The stable diagnostic code, documented in docs/LANGUAGE.md. The compiler's code
@@ -43,6 +45,7 @@ impl SyntaxErrorKind {
             SyntaxErrorKind::Unclosed => "E0006",
             SyntaxErrorKind::Unmatched => "E0007",
             SyntaxErrorKind::TrailingText => "E0008",
+            SyntaxErrorKind::TooDeep => "E0009",
         }
     }
 
@@ -57,6 +60,7 @@ impl SyntaxErrorKind {
             SyntaxErrorKind::Unclosed => "a bracket is never closed",
             SyntaxErrorKind::Unmatched => "a closing bracket without an opening one",
             SyntaxErrorKind::TrailingText => "text after the harness's closing `}`",
+            SyntaxErrorKind::TooDeep => "brackets and `not`s nest too deeply",
         }
     }
 }

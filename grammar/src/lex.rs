@@ -132,6 +132,15 @@ pub(crate) fn string_end(text: &str, at: usize) -> usize {
 /// Words that start a top-level item when they begin a line.
 const ITEM_KEYWORDS: [&str; 3] = ["prompt", "tool", "on"];
 
+/// How deeply one item may nest: its open brackets (`{`, `(`, `[`) plus, at each bracket
+/// level, the `not`s in a row before an operand. The parser, checker, printer, lowering and
+/// code generator all recurse over nesting, so without a bound a file of a few thousand
+/// `(` (or `not`s) overflows the stack; deeper nesting is error `E0009`, reported here
+/// so the item never reaches pest. Real harnesses nest a handful of levels; 64 is far
+/// beyond any of them and well within a 2 MiB thread stack in a debug build
+/// (`tests/tests/stress.rs`).
+pub const MAX_NESTING: usize = 64;
+
 struct Scanner<'a> {
     src: &'a str,
     bytes: &'a [u8],
@@ -139,6 +148,11 @@ struct Scanner<'a> {
     layout: Layout,
     /// Set when the current chunk had a lexical error.
     poisoned: bool,
+    /// The `not`s in a row at each bracket level of the current chunk: one entry for the
+    /// chunk's top level and one per open bracket (see [`MAX_NESTING`]).
+    nots: Vec<usize>,
+    /// Set when the current chunk has been reported as nesting too deeply.
+    too_deep: bool,
 }
 
 pub fn scan(src: &str) -> Layout {
@@ -148,6 +162,8 @@ pub fn scan(src: &str) -> Layout {
         pos: 0,
         layout: Layout::default(),
         poisoned: false,
+        nots: vec![0],
+        too_deep: false,
     };
     s.run();
     let mut layout = s.layout;
@@ -175,6 +191,7 @@ fn label_for(kind: SyntaxErrorKind) -> &'static str {
         SyntaxErrorKind::Unclosed => "opened here",
         SyntaxErrorKind::Unmatched => "nothing to close here",
         SyntaxErrorKind::TrailingText => "outside the harness",
+        SyntaxErrorKind::TooDeep => "too deep",
         SyntaxErrorKind::MissingHeader => "expected `harness NAME {`",
         SyntaxErrorKind::InvalidEscape => "unknown escape",
         SyntaxErrorKind::NumberOutOfRange => "does not fit",
@@ -473,6 +490,7 @@ impl<'a> Scanner<'a> {
             }
             match b {
                 b'"' => {
+                    self.operand();
                     if !self.string() {
                         self.poisoned = true;
                     }
@@ -480,6 +498,8 @@ impl<'a> Scanner<'a> {
                 b'{' | b'(' | b'[' => {
                     depth += 1;
                     open.push((b, pos));
+                    self.nots.resize(open.len() + 1, 0);
+                    self.check_nesting(open.len(), pos, 1);
                     self.pos += 1;
                 }
                 b'}' | b')' | b']' => {
@@ -548,10 +568,59 @@ impl<'a> Scanner<'a> {
                     }
                     open.pop();
                     depth = open.len();
+                    self.nots.resize(open.len() + 1, 0);
                     self.pos = pos + 1;
                 }
-                _ => self.advance_char(),
+                _ if is_ident_start(b) && !self.after_ident_char(pos) => {
+                    let word = self.ident_at(pos);
+                    if word == "not" {
+                        if let Some(n) = self.nots.last_mut() {
+                            *n += 1;
+                        }
+                        self.check_nesting(open.len(), pos, word.len());
+                    } else {
+                        self.operand();
+                    }
+                    self.pos = pos + word.len();
+                }
+                _ => {
+                    self.operand();
+                    self.advance_char();
+                }
             }
+            // Brackets dropped by error recovery above leave their levels too.
+            self.nots.resize(open.len() + 1, 0);
+        }
+    }
+
+    /// Is the byte before `pos` part of an identifier (so `pos` is inside a word)?
+    fn after_ident_char(&self, pos: usize) -> bool {
+        pos > 0 && is_ident_char(self.bytes[pos - 1])
+    }
+
+    /// Any token but `not` or a bracket ends the run of `not`s at its level.
+    fn operand(&mut self) {
+        if let Some(n) = self.nots.last_mut() {
+            *n = 0;
+        }
+    }
+
+    /// Reports `E0009` once per chunk when the nesting at `pos` (`brackets` open ones plus
+    /// the runs of `not`s) exceeds [`MAX_NESTING`], and keeps the chunk from pest.
+    fn check_nesting(&mut self, brackets: usize, pos: usize, width: usize) {
+        if self.too_deep {
+            return;
+        }
+        let nesting = brackets + self.nots.iter().sum::<usize>();
+        if nesting > MAX_NESTING {
+            self.too_deep = true;
+            self.poisoned = true;
+            self.error(
+                SyntaxErrorKind::TooDeep,
+                Span::new(pos, pos + width),
+                format!("brackets and `not`s nest more than {MAX_NESTING} deep here"),
+                Some("split the condition or value into simpler ones".into()),
+            );
         }
     }
 
@@ -578,11 +647,51 @@ impl<'a> Scanner<'a> {
             });
         }
         self.poisoned = false;
+        self.too_deep = false;
     }
 
     /// A chunk already reported as broken by the lexical pass: not handed to pest.
     fn skip_chunk(&mut self, start: usize, end: usize) {
         self.poisoned = true;
         self.finish_chunk(start, end);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn too_deep(body: &str) -> bool {
+        let src = format!("harness h {{\n  {body}\n}}\n");
+        scan(&src)
+            .errors
+            .iter()
+            .any(|e| e.kind == SyntaxErrorKind::TooDeep)
+    }
+
+    #[test]
+    fn nesting_counts_brackets_and_runs_of_not() {
+        let parens = |n: usize| format!("on x when {}a{} {{}}", "(".repeat(n), ")".repeat(n));
+        assert!(!too_deep(&parens(MAX_NESTING)));
+        assert!(too_deep(&parens(MAX_NESTING + 1)));
+        let nots = |n: usize| format!("on x when {}a {{}}", "not ".repeat(n));
+        assert!(!too_deep(&nots(MAX_NESTING)));
+        assert!(too_deep(&nots(MAX_NESTING + 1)));
+        // Half brackets, half `not`s: the levels add up.
+        let mixed = |n: usize| format!("on x when {}a{} {{}}", "not (".repeat(n), ")".repeat(n));
+        assert!(!too_deep(&mixed(MAX_NESTING / 2)));
+        assert!(too_deep(&mixed(MAX_NESTING / 2 + 1)));
+    }
+
+    #[test]
+    fn what_is_not_nesting_does_not_count() {
+        // `not`s that each apply to their own operand, words that contain `not`, and
+        // brackets inside strings and comments.
+        let many = "not a and ".repeat(200);
+        assert!(!too_deep(&format!("on x when {many}b {{}}")));
+        let words = "nothing knot not_a ".repeat(100);
+        assert!(!too_deep(&format!("on x when {words} {{}}")));
+        let text = "(".repeat(200);
+        assert!(!too_deep(&format!("prompt p \"{text}\" # {text}")));
     }
 }

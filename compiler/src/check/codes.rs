@@ -2,7 +2,7 @@
 //! lists the same codes (a test keeps them in step), so a code is never reused for
 //! something else.
 //!
-//! The syntax codes `E0001`–`E0008` are produced by the parser, which cannot depend on
+//! The syntax codes `E0001`–`E0009` are produced by the parser, which cannot depend on
 //! this crate: their codes and titles are [`SyntaxErrorKind::code`] and
 //! [`SyntaxErrorKind::title`], and this registry takes them from there. Internal codes
 //! ([`INTERNAL`]) only a bug in harnessx can produce.
@@ -54,6 +54,7 @@ codes! {
         UNCLOSED = Unclosed;
         UNMATCHED = Unmatched;
         TRAILING_TEXT = TrailingText;
+        TOO_DEEP = TooDeep;
     }
 
     checker {
