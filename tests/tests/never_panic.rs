@@ -20,6 +20,7 @@ use harnessx_compiler::render::{render_json, render_text};
 use harnessx_syntax::parse;
 use harnessx_syntax::printer::{print, without_spans};
 use harnessx_tests::inputs::{corpus, mutated_file, token_soup};
+use harnessx_tests::oracle::triple_fell_back_to_plain;
 use proptest::prelude::*;
 use proptest::test_runner::{FileFailurePersistence, TestCaseError};
 
@@ -82,28 +83,6 @@ fn round_trip(src: &str, file: &harnessx_syntax::File) -> Result<(), TestCaseErr
         once
     );
     Ok(())
-}
-
-/// Documented printer fallback: a triple-quoted value that `dedent` could not give back
-/// (say, a line ending in a stray `\r`) prints as a plain string. The trees then differ
-/// only in that string's `style`, and only from triple to plain.
-fn triple_fell_back_to_plain(before: &serde_json::Value, after: &serde_json::Value) -> bool {
-    fn strip_style(v: &serde_json::Value) -> serde_json::Value {
-        let mut v = v.clone();
-        harnessx_syntax::printer::strip_key(&mut v, "style");
-        v
-    }
-    fn triples(v: &serde_json::Value) -> usize {
-        match v {
-            serde_json::Value::Object(map) => map
-                .iter()
-                .map(|(k, x)| usize::from(k == "style" && x == "triple") + triples(x))
-                .sum(),
-            serde_json::Value::Array(items) => items.iter().map(triples).sum(),
-            _ => 0,
-        }
-    }
-    triples(after) < triples(before) && strip_style(before) == strip_style(after)
 }
 
 proptest! {
