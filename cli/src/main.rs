@@ -437,9 +437,11 @@ struct RunArgs {
 
     /// The model, overriding the one the harness declares (default: its `model.backend`,
     /// else sim:small): `sim:small|medium|large` (the simulated family,
-    /// docs/SIM_MODEL.md), `openai:BASE_URL#MODEL` (any OpenAI-compatible server,
-    /// docs/MODELS.md), `cache:DIR:SPEC` / `replay:DIR` (response cache), `random` (the
-    /// random admissible-action policy, no model: the floor to beat), or the test
+    /// docs/SIM_MODEL.md), `openai:BASE_URL#MODEL[?OPTIONS]` (any OpenAI-compatible
+    /// server, e.g. `?timeout_ms=120000&retries=4&rps=20&tpm=200000` for a timeout, retries
+    /// and the endpoint's rate limits; docs/MODELS.md), `cache:DIR:SPEC` / `replay:DIR`
+    /// (response cache), `random` (the random admissible-action policy, no model: the floor
+    /// to beat), or the test
     /// stand-ins `noisy:P` (follows the environment's expert with probability P, otherwise
     /// errs) and `scripted:PATH` (replays the lines of PATH in order, cycling).
     #[arg(long, value_name = "SPEC")]
