@@ -315,14 +315,23 @@ mod tests {
 
     #[test]
     fn fragments_and_rule_messages_use_known_variables() {
-        use crate::fragments::{all_prompt_fragments, rule_messages};
+        use crate::fragments::Phrasing;
+        use crate::fragments::{all_prompt_fragments, rule_message_paraphrases, rule_messages};
         use crate::manifest::FailureClass;
         use harnessx_compiler::schema::template_var;
-        let texts = all_prompt_fragments().map(|(_, f)| f).chain(
-            FailureClass::ALL
-                .into_iter()
-                .flat_map(|c| rule_messages(c).iter().copied()),
-        );
+        let texts = all_prompt_fragments()
+            .chain(Phrasing::Paraphrased.all_prompt_fragments())
+            .map(|(_, f)| f)
+            .chain(
+                FailureClass::ALL
+                    .into_iter()
+                    .flat_map(|c| rule_messages(c).iter().copied()),
+            )
+            .chain(FailureClass::ALL.into_iter().flat_map(|c| {
+                rule_message_paraphrases(c)
+                    .iter()
+                    .flat_map(|p| p.iter().copied())
+            }));
         for t in texts {
             for v in template_vars(t) {
                 assert!(template_var(&v.path).is_some(), "{t:?}");
