@@ -353,9 +353,12 @@ pub fn run_round_as(
         let mut cost = smoke.cost();
         if let Err(why) = smoke_verdict(&smoke) {
             e.record.reason = why;
-            charge(cp, &cost, &mut record)?;
             e.cost = cost;
             e.record.episodes = cost.episodes;
+            if let Err(refused) = charge(cp, &cost, &mut record) {
+                e.record.reason = format!("{} ({refused})", e.record.reason);
+                break;
+            }
             continue;
         }
         ctx.observer.step(&format!(
@@ -386,19 +389,13 @@ pub fn run_round_as(
             cost.tokens + c.tokens,
             cost.seconds + c.seconds,
         );
-        charge(cp, &cost, &mut record)?;
-        e.cost = cost;
-        e.record.episodes = cost.episodes;
-        e.record.pairs = Some(run.pairs_run as u64);
-        let j = run.judgement;
-        if let Some(eval) = &run.eval {
-            e.record.train_success = Some(eval.success_rate());
-            e.record.mean_tokens = Some(eval.mean_tokens());
-            e.record.p_value = Some(j.p_value);
+        if let Err(refused) = settle(&mut cp.budget, e, cost, run) {
+            // An evaluation over the budget is not judged (it cannot ship) and ends the
+            // run: the budget is spent.
+            record.stopped = Some(format!("budget: {refused}"));
+            cp.stopped.clone_from(&record.stopped);
+            break;
         }
-        e.record.reason = j.reason.clone();
-        e.judgement = Some(j);
-        e.eval = run.eval;
         evaluated += 1;
         if evaluated == 1 && ctx.abort == Some(Abort::MidRound(r)) {
             return Err(ABORTED.into());
@@ -526,11 +523,116 @@ fn write_kept(
 }
 
 /// Charges `cost`; an evaluation that used more than its reservation is refused by the
-/// budget (never recorded past the limit) and ends the run.
+/// budget (never recorded past the limit) and ends the run. The refusal is the error.
 fn charge(cp: &mut Checkpoint, cost: &Cost, record: &mut RoundRecord) -> Result<(), String> {
-    if let Err(e) = cp.budget.charge(cost) {
+    cp.budget.charge(cost).map_err(|e| {
         record.stopped = Some(format!("budget: {e}"));
         cp.stopped.clone_from(&record.stopped);
+        e.to_string()
+    })
+}
+
+/// Records a candidate's paired evaluation: its actual cost always (in its record and
+/// ledger entry), its judgement only if the budget accepts the cost. A refused charge
+/// leaves the candidate unjudged — it cannot ship — and is the error.
+fn settle(
+    budget: &mut crate::ledger::Budget,
+    e: &mut Entry,
+    cost: Cost,
+    run: crate::gate::GateRun,
+) -> Result<(), String> {
+    e.cost = cost;
+    e.record.episodes = cost.episodes;
+    e.record.pairs = Some(run.pairs_run as u64);
+    if let Err(refused) = budget.charge(&cost) {
+        e.record.reason = format!("not judged: the budget refused its cost ({refused})");
+        return Err(refused.to_string());
     }
+    let j = run.judgement;
+    if let Some(eval) = &run.eval {
+        e.record.train_success = Some(eval.success_rate());
+        e.record.mean_tokens = Some(eval.mean_tokens());
+        e.record.p_value = Some(j.p_value);
+    }
+    e.record.reason = j.reason.clone();
+    e.judgement = Some(j);
+    e.eval = run.eval;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::gate::{GateRun, Judgement};
+    use crate::ledger::Budget;
+
+    fn entry() -> Entry {
+        Entry {
+            record: CandidateRecord {
+                id: "r1c0".into(),
+                operator: "insert_rule".into(),
+                class: FailureClass::Loop,
+                summary: String::new(),
+                train_success: None,
+                mean_tokens: None,
+                p_value: None,
+                shipped: false,
+                reason: String::new(),
+                manifest: None,
+                episodes: 0,
+                pairs: None,
+            },
+            cand: None,
+            eval: None,
+            judgement: None,
+            cost: Cost::default(),
+        }
+    }
+
+    fn shipping_run() -> GateRun {
+        GateRun {
+            eval: None,
+            judgement: Judgement {
+                ship: true,
+                reason: "significant improvement".into(),
+                p_value: 0.01,
+                parent: 0.4,
+                candidate: 0.8,
+            },
+            pairs_run: 60,
+            cost: Cost::new(60, 6000, 1.0),
+        }
+    }
+
+    #[test]
+    fn a_candidate_whose_cost_the_budget_refuses_is_not_judged_but_its_cost_is_kept() {
+        // Reserved on the parent's worst episode, it used more tokens than were left.
+        let mut budget = Budget::new(Cost::new(1000, 5000, f64::MAX));
+        let mut e = entry();
+        let cost = Cost::new(62, 6200, 1.0);
+        let refused = settle(&mut budget, &mut e, cost, shipping_run());
+        assert!(refused.is_err());
+        assert!(e.judgement.is_none(), "not judged, so it cannot ship");
+        assert!(
+            e.record.reason.starts_with("not judged"),
+            "{}",
+            e.record.reason
+        );
+        assert_eq!((e.cost, e.record.episodes), (cost, 62));
+        assert_eq!(
+            budget.used,
+            Cost::default(),
+            "never recorded past the limit"
+        );
+    }
+
+    #[test]
+    fn a_candidate_within_the_budget_is_judged_and_charged() {
+        let mut budget = Budget::new(Cost::new(1000, 50_000, f64::MAX));
+        let mut e = entry();
+        let cost = Cost::new(62, 6200, 1.0);
+        assert!(settle(&mut budget, &mut e, cost, shipping_run()).is_ok());
+        assert!(e.judgement.as_ref().is_some_and(|j| j.ship));
+        assert_eq!(budget.used, cost);
+    }
 }
