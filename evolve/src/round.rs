@@ -586,6 +586,7 @@ mod tests {
             eval: None,
             judgement: None,
             cost: Cost::default(),
+            traces: Vec::new(),
         }
     }
 
