@@ -14,14 +14,32 @@ broken bridge:
   --exit-at-start N  exit with status N before the ready line
   --stderr-spam N    write N log lines to stderr at start-up
   --max-steps N      step limit per episode (default 20)
+  --chaos P          kill this process (SIGKILL, no goodbye) at each request with
+                     probability P, before or after its reply (see "Chaos" below)
+  --chaos-seed S     seed of the chaos draws (default 0)
+  --chaos-dir DIR    where the chaos draws count attempts and log kills (required with
+                     --chaos; created if missing)
 
 crash exits with status 3; hang stops answering; garbage prints a non-JSON line instead of
 the reply; wrong-id replies with another id; error replies {"id", "error"}; noise calls
 print() (which must land in the log, not in the protocol) and then replies normally.
+
+Chaos: every request (reset or step) draws a number from a hash of the chaos seed, the
+episode's task and seed, the attempt and the request's position in the episode; below P
+the process kills itself with SIGKILL, half the time before replying and half the time
+right after (then the *next* request finds it dead; after an episode's last reply, that is
+the next episode, or nobody if harnessx notices the idle child died). The attempt is how
+many times this (task, seed) was reset before, counted in DIR, so a re-run of an episode
+draws afresh instead of dying at the same place forever, and the kills are reproducible
+for a given seed whatever the order episodes run in. Every kill is first logged in DIR as
+an empty file `kill-TASK-SEED-ATTEMPT-REQUEST-before|after` (REQUEST 0 is the reset), so a
+test can tell which episodes were hit.
 """
 
 import argparse
+import hashlib
 import os
+import signal
 import sys
 import time
 
@@ -29,6 +47,58 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from harnessx_bridge import Bridge, BridgeError, NoReply, Protocol, call_text, log, serve  # noqa: E402
 
 WORDS = ["apple", "river", "lamp", "cloud", "stone"]
+
+
+class Chaos:
+    """Seeded, reproducible self-kills (see the module docs)."""
+
+    def __init__(self, p, seed, directory):
+        self.p = p
+        self.seed = seed
+        self.dir = directory
+        os.makedirs(directory, exist_ok=True)
+        self.episode = None  # (task, seed, attempt)
+        self.request = 0
+
+    def _claim(self, name):
+        try:
+            os.close(os.open(os.path.join(self.dir, name), os.O_CREAT | os.O_EXCL | os.O_WRONLY))
+            return True
+        except FileExistsError:
+            return False
+
+    def reset(self, task, seed):
+        # Count the attempt *before* any draw, so an episode killed at its reset draws
+        # afresh on its rerun. O_EXCL: two processes never take the same attempt.
+        attempt = 0
+        while not self._claim("attempt-%d-%d-%d" % (task, seed, attempt)):
+            attempt += 1
+        self.episode = (task, seed, attempt)
+        self.request = 0
+
+    def step(self):
+        self.request += 1
+
+    def draw(self):
+        """None, "before" or "after": whether and when to die at the current request."""
+        if self.episode is None:
+            return None
+        task, seed, attempt = self.episode
+        key = "%d:%d:%d:%d:%d" % (self.seed, task, seed, attempt, self.request)
+        h = hashlib.sha256(key.encode()).digest()
+        u = int.from_bytes(h[:8], "big") / 2.0**64
+        if u >= self.p:
+            return None
+        return "before" if h[8] & 1 == 0 else "after"
+
+    def log_kill(self, when):
+        task, seed, attempt = self.episode
+        self._claim("kill-%d-%d-%d-%d-%s" % (task, seed, attempt, self.request, when))
+        log("echo: chaos kill %s request %d of task %d (attempt %d)" % (when, self.request, task, attempt))
+
+    def die(self):
+        os.kill(os.getpid(), signal.SIGKILL)
+        os._exit(137)  # not reached
 
 
 class Echo(Bridge):
@@ -41,6 +111,20 @@ class Echo(Bridge):
         self.secret = WORDS[0]
         self.seen = False
         self.steps = 0
+        self.chaos = Chaos(args.chaos, args.chaos_seed, args.chaos_dir) if args.chaos else None
+
+    def chaos_reply(self, reply):
+        """Send `reply` unless the chaos draw kills the process first (or right after)."""
+        when = self.chaos.draw() if self.chaos else None
+        if when is None:
+            return reply
+        # Logged first: after the reply harnessx may be quick to notice the death.
+        self.chaos.log_kill(when)
+        if when == "after":
+            reply = dict(reply)
+            reply["id"] = self.current_request.get("id")
+            self.proto.send(reply)
+        self.chaos.die()
 
     def tools(self):
         return [
@@ -92,19 +176,23 @@ class Echo(Bridge):
         self.secret = WORDS[(task + seed) % len(WORDS)]
         self.seen = False
         self.steps = 0
+        if self.chaos:
+            self.chaos.reset(task, seed)
         fault = self.fault_now()
         if fault and self.apply_fault(fault, self.current_request.get("id")):
             raise NoReply()
-        return {
+        return self.chaos_reply({
             "observation": "Words on the wall: %s. One of them is secret." % ", ".join(WORDS),
             "goal": "Say the secret word.",
             "admissible": self.admissible(),
             "tools": self.tools(),
             "expert": self.expert(),
-        }
+        })
 
     def step(self, req):
         self.steps += 1
+        if self.chaos:
+            self.chaos.step()
         fault = self.fault_now()
         if fault and self.apply_fault(fault, req.get("id")):
             raise NoReply()
@@ -137,7 +225,7 @@ class Echo(Bridge):
         }
         if not done:
             reply["expert"] = self.expert()
-        return reply
+        return self.chaos_reply(reply)
 
 
 def main():
@@ -150,7 +238,14 @@ def main():
     p.add_argument("--exit-at-start", type=int)
     p.add_argument("--stderr-spam", type=int, default=0)
     p.add_argument("--max-steps", type=int, default=20)
+    p.add_argument("--chaos", type=float, default=0.0)
+    p.add_argument("--chaos-seed", type=int, default=0)
+    p.add_argument("--chaos-dir")
     args = p.parse_args()
+    if not 0.0 <= args.chaos <= 1.0:
+        p.error("--chaos takes a probability in [0, 1]")
+    if args.chaos and not args.chaos_dir:
+        p.error("--chaos needs --chaos-dir (where attempts are counted and kills logged)")
 
     proto = Protocol()
     for i in range(args.stderr_spam):

@@ -29,7 +29,7 @@ use harnessx_runtime::models::Retries;
 use harnessx_runtime::rules::InterpretedRules;
 use harnessx_runtime::runner::{run_episodes_parallel, Episode, Summary};
 use harnessx_runtime::trace::TraceEvent;
-use harnessx_runtime::EpisodeResult;
+use harnessx_runtime::{EndReason, EpisodeResult};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
 use crate::exit;
@@ -166,10 +166,15 @@ pub fn run(opts: &RunOptions<'_>, color: bool) -> u8 {
     let mut failures = FailureCatalog::new(0);
     let digest_cfg = DigestConfig::default();
     let mut write_error: Option<String> = None;
+    // The first episode whose infrastructure failed past its reruns, for the error below.
+    let mut lost: Option<String> = None;
     let bar = progress_bar(opts.tasks);
     let each = |ep: Episode| {
         bar.inc(1);
         summary.add_episode(&ep);
+        if let (EndReason::Infrastructure(why), None) = (&ep.result.end, &lost) {
+            lost = Some(format!("task {} (seed {}): {why}", ep.task, ep.seed));
+        }
         if !ep.result.success && !ep.result.is_infrastructure_failure() {
             failures.digest(&ep.events, None, &digest_cfg);
         }
@@ -221,6 +226,21 @@ pub fn run(opts: &RunOptions<'_>, color: bool) -> u8 {
     if let Some(e) = write_error {
         output::error(e, color);
         return exit::USAGE_OR_IO;
+    }
+    if let Some(first) = lost {
+        // Not a silent loss: the batch did not run every episode it was asked to, so the
+        // run fails, and says which and why (their traces were written all the same).
+        output::error(
+            format!(
+                "{} of {} episodes could not be run: the infrastructure (model server or \
+                 bridge) failed in all {} runs of each, so they are not scored; first: {first}",
+                summary.infra_failures,
+                opts.tasks,
+                harnessx_runtime::runner::INFRA_RERUNS + 1
+            ),
+            color,
+        );
+        return exit::FAILED;
     }
     exit::OK
 }
