@@ -642,11 +642,18 @@ fn constrained_decoding_sends_a_schema_with_the_admissible_actions() {
 fn the_api_key_is_sent_as_a_bearer_header_and_never_reaches_a_trace() {
     const SECRET: &str = "sk-test-4f9a1c0ffee";
     std::env::set_var("HX_OPENAI_FAULTS_KEY", SECRET);
-    // A server that echoes the key in an error body, then replies normally.
+    // A server that echoes the key in an error body, then replies normally, then repeats
+    // the key in replies: plainly, and spelled with a JSON escape (`\u002d` is `-`), which
+    // only decoding reveals.
     let echo = format!(r#"{{"error": {{"message": "bad key Bearer {SECRET}"}}}}"#);
+    let escaped = reply(&format!("look() -- you sent {SECRET}"))
+        .replace(SECRET, &SECRET.replacen('-', "\\u002d", 1));
+    assert!(!escaped.contains(SECRET));
     let server = FaultServer::start(vec![
         Fault::Status(401, echo, None),
         Fault::Ok(reply("look()")),
+        Fault::Ok(reply(&format!("look() -- you sent Bearer {SECRET}"))),
+        Fault::Ok(escaped),
     ]);
     let mut cfg = server.config();
     cfg.api_key_env = Some("HX_OPENAI_FAULTS_KEY".into());
@@ -671,6 +678,10 @@ fn the_api_key_is_sent_as_a_bearer_header_and_never_reaches_a_trace() {
     run_episode(&ir, &mut m, &mut KeyDoor::new(), 1, 2, &mut sink2);
     let trace2 = sink2.to_jsonl();
     assert!(trace2.contains("look()"), "{trace2}");
+    // Replies that repeat the key reach the trace redacted.
+    let echoed = trace2.matches("you sent").count();
+    assert!(echoed >= 2, "{trace2}");
+    assert_eq!(trace2.matches("<redacted>").count(), echoed, "{trace2}");
     for t in [&trace, &trace2] {
         assert!(!t.contains(SECRET), "the key leaked into a trace");
         assert!(

@@ -79,8 +79,10 @@ pub struct Seen {
 
 /// A scripted chat-completions server on 127.0.0.1: for a system prompt that mentions
 /// `SOLVER` it answers with [`SOLUTION`] (the n-th reply for a request holding n assistant
-/// messages), for any other `finish()`. It stops when dropped, or after two minutes.
-/// [`FakeOpenAi::failing_every`] answers every n-th request with HTTP 503 instead.
+/// messages), for any other `finish()`. It stops when dropped, or after fifteen minutes.
+/// [`FakeOpenAi::failing_every`] answers every n-th request with HTTP 503 instead;
+/// [`FakeOpenAi::echoing_key`] and [`FakeOpenAi::unauthorized`] repeat the API key they
+/// were sent, as careless models and servers do.
 pub struct FakeOpenAi {
     pub url: String,
     pub seen: Arc<Mutex<Vec<Seen>>>,
@@ -88,17 +90,42 @@ pub struct FakeOpenAi {
     thread: Option<JoinHandle<()>>,
 }
 
+/// How a [`FakeOpenAi`] misbehaves.
+#[derive(Debug, Clone, Copy)]
+enum Mode {
+    Healthy,
+    /// Every n-th request gets a 503.
+    FailEvery(usize),
+    /// `finish()` replies give the `Authorization` header they answer as the answer.
+    EchoKey,
+    /// Every request gets a 401 whose body quotes the key.
+    Unauthorized,
+}
+
 impl FakeOpenAi {
     pub fn start() -> FakeOpenAi {
-        FakeOpenAi::serve(None)
+        FakeOpenAi::serve(Mode::Healthy)
     }
 
     /// Like [`FakeOpenAi::start`], but the n-th, 2n-th, ... request gets a 503.
     pub fn failing_every(n: usize) -> FakeOpenAi {
-        FakeOpenAi::serve(Some(n.max(1)))
+        FakeOpenAi::serve(Mode::FailEvery(n.max(1)))
     }
 
-    fn serve(fail_every: Option<usize>) -> FakeOpenAi {
+    /// Like [`FakeOpenAi::start`], but the model answers with the key it was sent:
+    /// `finish("you sent Bearer KEY")` instead of `finish()` (which key_door accepts, so
+    /// the episodes still succeed or fail as they would).
+    pub fn echoing_key() -> FakeOpenAi {
+        FakeOpenAi::serve(Mode::EchoKey)
+    }
+
+    /// Every request gets HTTP 401 with the key it was sent in the body, as an
+    /// "incorrect API key" page that quotes it.
+    pub fn unauthorized() -> FakeOpenAi {
+        FakeOpenAi::serve(Mode::Unauthorized)
+    }
+
+    fn serve(mode: Mode) -> FakeOpenAi {
         let server = tiny_http::Server::http("127.0.0.1:0").expect("bind loopback");
         let port = server
             .server_addr()
@@ -109,14 +136,17 @@ impl FakeOpenAi {
         let stop = Arc::new(AtomicBool::new(false));
         let (seen2, stop2) = (Arc::clone(&seen), Arc::clone(&stop));
         let thread = std::thread::spawn(move || {
-            let deadline = Instant::now() + Duration::from_secs(120);
+            // A safety net against a leaked server, not a time limit: a compiled run builds
+            // its runner crate first, which takes minutes on a loaded machine.
+            let deadline = Instant::now() + Duration::from_secs(900);
             let mut received = 0usize;
             while !stop2.load(Ordering::SeqCst) && Instant::now() < deadline {
                 let Ok(Some(mut req)) = server.recv_timeout(Duration::from_millis(20)) else {
                     continue;
                 };
                 received += 1;
-                if fail_every.is_some_and(|n| received.checked_rem(n) == Some(0)) {
+                let nth = |n: usize| received.checked_rem(n) == Some(0);
+                if matches!(mode, Mode::FailEvery(n) if nth(n)) {
                     let _ = req.respond(
                         tiny_http::Response::from_string("overloaded").with_status_code(503),
                     );
@@ -130,12 +160,25 @@ impl FakeOpenAi {
                 let mut raw = String::new();
                 let _ = req.as_reader().read_to_string(&mut raw);
                 let body: serde_json::Value = serde_json::from_str(&raw).unwrap_or_default();
-                let reply = answer(&body);
+                let mut reply = answer(&body);
+                let sent = authorization.clone().unwrap_or_default();
                 if let Ok(mut s) = seen2.lock() {
                     s.push(Seen {
                         authorization,
                         body,
                     });
+                }
+                if let Mode::Unauthorized = mode {
+                    let page = serde_json::json!({"error": {
+                        "message": format!("Incorrect API key provided: {sent}"),
+                        "type": "invalid_request_error"}});
+                    let _ = req.respond(
+                        tiny_http::Response::from_string(page.to_string()).with_status_code(401),
+                    );
+                    continue;
+                }
+                if matches!(mode, Mode::EchoKey) && reply == "finish()" {
+                    reply = format!("finish({:?})", format!("you sent {sent}"));
                 }
                 let json = serde_json::json!({
                     "choices": [{"message": {"role": "assistant", "content": reply}}],

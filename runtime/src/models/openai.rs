@@ -56,8 +56,10 @@
 //! - **Tokens**: from `usage` when the server reports it; otherwise the runtime's estimate,
 //!   counted in [`OpenAiStats::estimated_usage`].
 //! - **The API key** is read from the environment when the model is built, sent only as an
-//!   `Authorization: Bearer` header, redacted from every error message, and never part of
-//!   the config, the model id, `Debug` output or a trace.
+//!   `Authorization: Bearer` header, and never part of the config, the model id, `Debug`
+//!   output or a trace. Every reply body is redacted as it arrives (each occurrence of the
+//!   key becomes `<redacted>`), so a server or model that echoes the key cannot carry it
+//!   into an error message, a reply, a trace or the response cache.
 //! - **Seeds**: the request seed is sent masked to 31 bits, which every server accepts
 //!   (llama.cpp takes a `uint32`, others an `int`).
 //! - **Messages**: `tool`-role messages are sent as `user` messages, since the context does
@@ -350,7 +352,8 @@ impl OpenAiModel {
         &self.stats
     }
 
-    /// Replace every occurrence of the key in a message: servers sometimes echo headers.
+    /// Replace every occurrence of the key in a message or a reply: servers sometimes echo
+    /// headers, and a model can repeat what it was sent.
     fn redact(&self, msg: String) -> String {
         match &self.key {
             Ok(Some(Secret(k))) if !k.is_empty() => msg.replace(k.as_str(), "<redacted>"),
@@ -398,8 +401,11 @@ impl OpenAiModel {
             retry_after: None,
         };
         match r.send_string(body) {
+            // Bodies are redacted as they arrive, before anything parses, quotes, clips or
+            // stores them: a server that echoes the key into a reply or an error page must
+            // not put it in a trace, the response cache or a message.
             Ok(resp) => match resp.into_string() {
-                Ok(text) => Attempt::Body(text),
+                Ok(text) => Attempt::Body(self.redact(text)),
                 Err(e) if is_timeout(&e) => retry(Cause::Timeout, "timed out".into()),
                 Err(e) => retry(Cause::Connection, format!("reading the reply failed: {e}")),
             },
@@ -408,7 +414,7 @@ impl OpenAiModel {
                     resp.header("retry-after-ms"),
                     resp.header("retry-after"),
                 );
-                let text = resp.into_string().unwrap_or_default();
+                let text = self.redact(resp.into_string().unwrap_or_default());
                 let why = format!("HTTP {code}: {}", excerpt(&text));
                 let cause = match code {
                     429 => Some(Cause::RateLimited),
@@ -464,7 +470,9 @@ impl OpenAiModel {
             Decoding::Free => reply.text,
         };
         ModelResponse {
-            text,
+            // Again after JSON decoding: a key the body spelled with escapes reads plainly
+            // here.
+            text: self.redact(text),
             prompt_tokens,
             completion_tokens,
             latency_ms: u64::try_from(start.elapsed().as_millis()).unwrap_or(u64::MAX),
