@@ -287,6 +287,20 @@ fn bridge_chaos_200_episodes() {
         clean_secs,
         chaos_secs,
     } = chaos_equals_undisturbed("bench", p, 7, tasks, workers);
+    let load = std::fs::read_to_string("/proc/loadavg").unwrap_or_default();
+    let load = load.split_whitespace().next().unwrap_or("?");
+    let lost = if past == 0 {
+        "No episode was hit in all of its runs.".to_string()
+    } else {
+        format!(
+            "{past} episode(s) were hit in all {} of their runs (at P = {p} over {tasks} \
+             episodes of about four requests each, a few are expected): each stands as an \
+             infrastructure failure with the bridge's last error as its reason, counted in the \
+             summary and left out of the scores (`harnessx run` then exits 1 naming it), \
+             never dropped and never scored as the harness's failure.",
+            INFRA_RERUNS + 1
+        )
+    };
     let body = format!(
         "## Chaos: a bridge killed at random steps
 
@@ -302,7 +316,7 @@ undisturbed, and with `--chaos {p}`: at every request (reset or step) the bridge
 with SIGKILL with probability {p}, half the time before its reply and half the time right \
 after it (a seeded draw per episode, attempt and request, so a rerun draws afresh). The \
 runner re-runs an episode whose bridge died (`INFRA_RERUNS` = {INFRA_RERUNS} times at most). \
-The 40-episode version runs in CI (`cargo test -p harnessx-runtime --test stdio_chaos`), \
+The 24-episode version runs in CI (`cargo test -p harnessx-runtime --test stdio_chaos`), \
 and through `harnessx run`, interpreted and compiled, in `cli/tests/run_faults.rs`.
 
 | | |
@@ -315,11 +329,12 @@ and through `harnessx run`, interpreted and compiled, in `cli/tests/run_faults.r
 | wall time undisturbed | {clean_secs:.1} s |
 | wall time under chaos | {chaos_secs:.1} s |
 
-Every episode a kill hit during its run was re-run, and every episode ended exactly as \
-in the undisturbed batch: the same result and the same trace, byte for byte; the \
-summary's successes, steps and tokens are equal. A kill between episodes costs a rerun \
-only when the next episode takes the dead child from the pool before it is seen to have \
-exited. The extra wall time is mostly Python starting a new bridge after each kill.
+Every other episode was re-run as often as kills spoiled its runs and ended exactly as in \
+the undisturbed batch: the same result and the same trace, byte for byte. {lost} A kill \
+between episodes costs a rerun only when the next episode takes the dead child from the \
+pool before it is seen to have exited. The extra wall time is a new Python bridge started \
+after each kill (about 0.2 s of CPU each), on 2 cores shared with other work (load \
+average {load} at the end).
 "
     );
     println!("{body}");
