@@ -9,7 +9,8 @@
 # 2. SmolLM2-135M-Instruct served on loopback by scripts/serve-smollm2.sh (set up on the
 #    first run; stopped on exit, however the script ends).
 # 3. `harnessx bench evolution` with the rendered criterion results and the real-model arm,
-#    writing docs/BENCHMARKS.md and docs/bench/*.svg. The real model's responses are
+#    writing docs/BENCHMARKS.md and docs/bench/*.svg, and the README's evolution table
+#    (its section `evolution`, the household rows of the headline table). The real model's responses are
 #    recorded in target/bench-real-model-cache/, so a rerun replays them instead of asking
 #    again.
 # 4. `loopback-bench concurrency` (episodes in flight against a loopback server and against
@@ -66,6 +67,7 @@ cargo run --release -q -p harnessx -- bench evolution \
   --criterion-md target/criterion-report.md \
   "${real[@]}" \
   --out docs/BENCHMARKS.md \
+  --readme README.md \
   "$@"
 
 # After the whole rewrite above, which keeps these sections as they were: refresh them.

@@ -135,6 +135,7 @@ pub fn evolve(a: &EvolveArgs, color: bool) -> u8 {
             max_tokens: a.proposer_max_tokens,
             ..ProposerConfig::new(spec.clone())
         }),
+        phrasing: Default::default(),
     };
     let opts = Options {
         out: a

@@ -278,9 +278,23 @@ struct BenchEvolutionArgs {
     /// Train episodes per run, for every arm (default 1500; 150 with --quick).
     #[arg(long)]
     budget_episodes: Option<u64>,
+    /// Ablations, comma-separated (docs/BENCHMARKS.md, "Ablations"): paraphrased (every
+    /// message the operators insert replaced by a paraphrase; household and flaky_api),
+    /// no_finish (household without the `finish` tool), games (TextWorldExpress games other
+    /// than twc; needs python3, Java and textworld-express), none. Default all three;
+    /// paraphrased,no_finish with --quick.
+    #[arg(long, value_delimiter = ',', value_parser = ["paraphrased", "no_finish", "games", "none"])]
+    ablations: Option<Vec<String>>,
+    /// Evolution seeds per ablation cell (default: --seeds).
+    #[arg(long, value_name = "N")]
+    ablation_seeds: Option<u64>,
     /// The report to write; plots go to `bench/` next to it.
     #[arg(long, default_value = "docs/BENCHMARKS.md")]
     out: std::path::PathBuf,
+    /// Also write the household rows of the headline table into this file's generated
+    /// section `evolution` (the README's evolution table).
+    #[arg(long, value_name = "FILE")]
+    readme: Option<std::path::PathBuf>,
     /// Runs in parallel (default: the number of cores); each run uses one thread.
     #[arg(long)]
     jobs: Option<usize>,
@@ -638,7 +652,10 @@ fn main() -> ExitCode {
                     envs: a.envs,
                     rounds: a.rounds,
                     budget_episodes: a.budget_episodes,
+                    ablations: a.ablations,
+                    ablation_seeds: a.ablation_seeds,
                     out: a.out,
+                    readme: a.readme,
                     jobs: a.jobs,
                     real_model: a.real_model,
                     real_env: a.real_env,

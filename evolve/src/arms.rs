@@ -7,14 +7,17 @@
 //!   from [`crate::operators::all`] and a failure class drawn uniformly from
 //!   [`crate::manifest::FailureClass::ALL`], with no evidence attached: no digester-driven
 //!   choice, no bandit, no early stop on a quiet digest
-//!   ([`crate::planner::random_proposals`]).
+//!   ([`crate::planner::random_proposals`]). A draw whose operator does not apply to the
+//!   harness is drawn again (in the round), so random search spends its slots on
+//!   candidates as the other arms do.
 //! - [`Arm::PromptOnly`]: the planner restricted to [`crate::operators::prompt_only`], as
 //!   prompt optimizers do (digester and bandit as in AEGIS).
 //! - [`Arm::Aegis`]: the full loop, exactly as `harnessx evolve` runs it.
 //!
-//! The environment's expert (the upper limit) is not an arm of the loop: the benchmark
-//! runs the seed harness with `noisy:1.0`, the model that replies with the environment's
-//! expert call at every step ([`expert_held_out`]).
+//! The environment's expert (the oracle, the upper limit) and the random admissible-action
+//! policy (the floor) are not arms of the loop: the benchmark runs the seed harness with
+//! `noisy:1.0`, the model that replies with the environment's expert call at every step
+//! ([`expert_held_out`]), and with `random` ([`seed_under`]).
 //!
 //! Held-out episodes normally run in the training environment on task indices never used
 //! for training. An environment whose task indices wrap around (the TextWorldExpress
@@ -70,7 +73,7 @@ pub fn held_out_of(
 }
 
 /// The seed harness under `model`, held out only: no evolution.
-fn seed_only(cfg: &Config, model: &ModelSpec, workers: usize) -> Result<ArmRun, String> {
+pub fn seed_under(cfg: &Config, model: &ModelSpec, workers: usize) -> Result<ArmRun, String> {
     let t = Instant::now();
     let h = held_out_of(&cfg.seed_source, cfg, model, workers)?;
     Ok(ArmRun {
@@ -86,7 +89,7 @@ fn seed_only(cfg: &Config, model: &ModelSpec, workers: usize) -> Result<ArmRun, 
 
 /// The expert's run: the seed harness with `noisy:1.0` on the held-out pairs.
 pub fn expert_held_out(cfg: &Config, workers: usize) -> Result<ArmRun, String> {
-    seed_only(cfg, &ModelSpec::Noisy(1.0), workers)
+    seed_under(cfg, &ModelSpec::Noisy(1.0), workers)
 }
 
 /// Runs `arm` on `cfg` in `out` (removed first if it exists). The seed arm is only the
@@ -106,7 +109,7 @@ pub fn run_arm_observed(
 ) -> Result<ArmRun, String> {
     let model = cfg.model_spec()?;
     if arm == Arm::Seed {
-        return seed_only(cfg, &model, workers);
+        return seed_under(cfg, &model, workers);
     }
     let t = Instant::now();
     let _ = std::fs::remove_dir_all(out);

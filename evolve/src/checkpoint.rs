@@ -10,6 +10,7 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 
 use crate::digest::{Evidence, FailureCatalog};
+use crate::fragments::Phrasing;
 use crate::gate::GateConfig;
 use crate::ledger::{load_json, save_json, Budget, Cost, Ledgers};
 use crate::manifest::{FailureClass, Manifest};
@@ -55,6 +56,10 @@ pub struct Config {
     /// replies already given are served from the cache. Absent in older checkpoints.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub proposer: Option<ProposerConfig>,
+    /// The wording of the messages the operators insert: the library's, or its
+    /// paraphrases (the benchmark's ablation). Absent means the library's.
+    #[serde(default, skip_serializing_if = "Phrasing::is_library")]
+    pub phrasing: Phrasing,
 }
 
 /// One evaluated candidate.

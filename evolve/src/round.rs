@@ -9,6 +9,7 @@ use harnessx_syntax::parse;
 use crate::checkpoint::{CandidateRecord, Checkpoint, Config, RoundRecord};
 use crate::digest::{DigestConfig, FailureCatalog};
 use crate::emit::{shipped_source, unified_diff, write_text};
+use crate::fragments::Phrasing;
 use crate::gate::{
     build_generation, evaluate, evaluate_candidate, smoke_verdict, static_check, Eval, Judgement,
     Pair,
@@ -16,7 +17,7 @@ use crate::gate::{
 use crate::ledger::{Cost, LedgerEntry, Scores};
 use crate::manifest::{FailureClass, OperatorId};
 use crate::operators::{try_propose, Candidate, Rng, Target};
-use crate::planner::{operator_arms, random_proposals, write_landscape, Arm, Landscape};
+use crate::planner::{operator_arms, random_proposals, write_landscape, Arm, Landscape, Proposal};
 use crate::planner::{operator_slots, proposer_proposal};
 use crate::proposer::{self, write_transcript, ProposerConfig};
 use crate::stats::SeededRng;
@@ -79,6 +80,48 @@ pub struct Ctx<'a> {
 /// Seed of the `slot`-th random stream of `round` (operators, bootstrap).
 fn stream(seed: u64, round: u32, slot: u64) -> u64 {
     SeededRng::derive(seed, (u64::from(round) << 32) | slot).next_u64()
+}
+
+/// Draws per slot random search makes before it gives up on a slot: far more than any
+/// harness needs (every operator applies to some class of every example), a bound only so
+/// a harness no operator can change cannot loop forever.
+const MAX_REDRAWS: u64 = 256;
+
+/// Replaces `p` (a random-search proposal) by the first of a seeded sequence of uniform
+/// draws, starting with `p` itself, whose operator makes from `parent` a harness that
+/// passes the checker and is none of `seen`. `make_seed` is the seed the slot's candidate
+/// is then made with, so the draw kept is one that applies with it. With none in
+/// [`MAX_REDRAWS`] draws, `p` stays and the slot fails as before.
+fn redraw_until_applies(
+    p: &mut Proposal,
+    parent: &harnessx_syntax::File,
+    seen: &[String],
+    phrasing: Phrasing,
+    make_seed: u64,
+    seed: u64,
+) {
+    let applies = |p: &Proposal| {
+        let Some(op) = OperatorId::from_name(&p.operator) else {
+            return false;
+        };
+        let target = Target::new(p.class).with_phrasing(phrasing);
+        match make_candidate(parent, &target, op, make_seed) {
+            Ok(c) => !seen.contains(&c.source) && static_check(&c.source).is_ok(),
+            Err(_) => false,
+        }
+    };
+    let mut draws = random_proposals(seed, MAX_REDRAWS as usize).into_iter();
+    let mut candidate = p.clone();
+    for _ in 0..MAX_REDRAWS {
+        if applies(&candidate) {
+            *p = candidate;
+            return;
+        }
+        match draws.next() {
+            Some(next) => candidate = next,
+            None => return,
+        }
+    }
 }
 
 /// The parent's failures this round, digested from the trace events kept in memory (one
@@ -230,13 +273,28 @@ pub fn run_round_as(
     let mut entries: Vec<Entry> = Vec::new();
     let mut seen = vec![cp.parent_source.clone()];
     let mut transcripts = Vec::new();
-    for (i, p) in proposals.iter().enumerate() {
+    for (i, p) in proposals.iter_mut().enumerate() {
         let id = format!("r{r}c{i}");
+        if arm == Arm::Random {
+            // Random search redraws until its proposal applies (a new harness that passes
+            // the checker), so it spends its episodes on candidates as the other arms do
+            // rather than losing slots to operators that do not fit this harness.
+            redraw_until_applies(
+                p,
+                &parent_file,
+                &seen,
+                cfg.phrasing,
+                stream(cfg.seed, r, i as u64),
+                stream(cfg.seed, r, 6000 + i as u64),
+            );
+        }
+        let p = &*p;
         let target = if arm == Arm::Random {
             Target::new(p.class)
         } else {
             Target::new(p.class).with_evidence(evidence_lines(&round_cat, p.class))
-        };
+        }
+        .with_phrasing(cfg.phrasing);
         let made = match (OperatorId::from_name(&p.operator), ctx.proposer) {
             (Some(OperatorId::Proposer), Some((pcfg, spec))) => {
                 ctx.observer.step("asking the proposer for a new harness");
@@ -565,6 +623,39 @@ mod tests {
     use super::*;
     use crate::gate::{GateRun, Judgement};
     use crate::ledger::Budget;
+
+    /// Random search's redraw: a proposal that does not apply to the harness is replaced
+    /// by one that does (with the slot's own candidate seed), and one that applies stays.
+    #[test]
+    fn random_search_redraws_a_proposal_until_it_applies() {
+        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../examples/household.harness");
+        let src = std::fs::read_to_string(path).unwrap();
+        let parent = parse(&src).file;
+        let seen = vec![harnessx_syntax::print(&parent)];
+        let make_seed = 42;
+        let applies = |p: &Proposal| {
+            OperatorId::from_name(&p.operator).is_some_and(|op| {
+                make_candidate(&parent, &Target::new(p.class), op, make_seed)
+                    .is_ok_and(|c| !seen.contains(&c.source) && static_check(&c.source).is_ok())
+            })
+        };
+        let draws = random_proposals(7, 400);
+        let bad = draws
+            .iter()
+            .find(|p| !applies(p))
+            .expect("some operator and class that do not apply to the household seed")
+            .clone();
+        let good = draws.iter().find(|p| applies(p)).unwrap().clone();
+
+        let mut p = bad.clone();
+        redraw_until_applies(&mut p, &parent, &seen, Phrasing::Library, make_seed, 3);
+        assert_ne!(p, bad);
+        assert!(applies(&p), "{p:?}");
+
+        let mut q = good.clone();
+        redraw_until_applies(&mut q, &parent, &seen, Phrasing::Library, make_seed, 3);
+        assert_eq!(q, good);
+    }
 
     fn entry() -> Entry {
         Entry {

@@ -39,11 +39,16 @@ pub struct Options {
 
 /// The first task index of the environment's train split.
 fn train_start(env: &str) -> u64 {
-    if env == "household" {
+    if is_household(env) {
         household::TRAIN.start
     } else {
         0
     }
+}
+
+/// Household and its variant without `finish`, which share the locked splits.
+fn is_household(env: &str) -> bool {
+    matches!(env, "household" | "household_no_finish")
 }
 
 /// Tasks beyond any train index we use, for environments without a locked split.
@@ -73,7 +78,7 @@ pub fn held_out_pairs(cfg: &Config) -> (Vec<Pair>, String) {
             UNSPLIT_HELD_OUT_START,
             format!("a separate held-out environment, {env} (tasks from {UNSPLIT_HELD_OUT_START})"),
         )
-    } else if cfg.env == "household" {
+    } else if is_household(&cfg.env) {
         let r = household::HELD_OUT;
         (
             r.start,

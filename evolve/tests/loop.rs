@@ -89,6 +89,7 @@ fn config(seed: u64, budget: u64) -> Config {
         min_class_episodes: 2,
         epsilon: 0.1,
         proposer: None,
+        phrasing: Default::default(),
     }
 }
 

@@ -385,6 +385,7 @@ fn config(dir: &Path, script: &[String], cache: Option<&Path>, rounds: u32, k: u
         min_class_episodes: 2,
         epsilon: 0.1,
         proposer: Some(ProposerConfig::new(model)),
+        phrasing: Default::default(),
     }
 }
 

@@ -87,6 +87,7 @@ fn the_review_site_shows_the_whole_run_escaped() {
         min_class_episodes: 2,
         epsilon: 0.1,
         proposer: None,
+        phrasing: Default::default(),
     };
     let opts = Options {
         out: out.clone(),

@@ -15,13 +15,21 @@ use crate::rules::RuleSet;
 use crate::trace::{TraceEvent, VecSink};
 
 /// Environments available by name.
-pub const KNOWN_ENVS: &[&str] = &["key_door", "household", "flaky_api", "stdio:CMD"];
+pub const KNOWN_ENVS: &[&str] = &[
+    "key_door",
+    "household",
+    "household_no_finish",
+    "flaky_api",
+    "stdio:CMD",
+];
 
 /// The environment called `name`, or an error listing the known ones.
 pub fn make_env(name: &str) -> Result<Box<dyn Env>, String> {
     match name {
         "key_door" => Ok(Box::new(KeyDoor::new())),
         "household" => Ok(Box::new(crate::envs::Household::new())),
+        // The benchmark's ablation: household with no `finish` tool.
+        "household_no_finish" => Ok(Box::new(crate::envs::Household::without_finish())),
         "flaky_api" => Ok(Box::new(crate::envs::FlakyApi::new())),
         // A bridge process (docs/BRIDGE.md); pooled, so episodes share one child.
         _ if name.starts_with("stdio:") => Ok(Box::new(crate::envs::StdioEnv::from_spec(name)?)),

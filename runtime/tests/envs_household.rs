@@ -479,3 +479,36 @@ fn the_example_harness_tools_exist_with_the_same_parameters() {
         "the example declares every household tool"
     );
 }
+
+/// `household_no_finish` (the benchmark's ablation): no `finish` tool, offered action or
+/// expert call; a `finish` call is rejected and ends nothing; the expert still solves the
+/// task, and the goal alone ends the episode.
+#[test]
+fn without_finish_the_goal_alone_ends_an_episode() {
+    let mut env = make_env("household_no_finish").unwrap();
+    assert!(env.tools().iter().all(|t| t.name != "finish"));
+    for task in 0..50 {
+        let obs = env.reset(task, 7);
+        assert!(!obs.admissible.iter().any(|a| a.starts_with("finish")));
+        let out = env.step(&ToolCall::new("finish"));
+        assert!(!out.done && out.error.is_some() && !out.state_changed);
+        let mut done = false;
+        for _ in 0..STEP_LIMIT {
+            let c = env.expert().expect("an expert call until the goal holds");
+            assert_ne!(c.tool, "finish");
+            let out = env.step(&c);
+            assert!(!out
+                .observation
+                .admissible
+                .iter()
+                .any(|a| a.starts_with("finish")));
+            if out.done {
+                assert!(out.success, "task {task}");
+                done = true;
+                break;
+            }
+        }
+        assert!(done, "task {task}: the expert did not reach the goal");
+        assert!(env.expert().is_none());
+    }
+}

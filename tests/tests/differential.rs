@@ -1,6 +1,13 @@
-//! Differential test: every example harness (and one more with rules on most hooks), run interpreted (in this process) and
-//! compiled (the code generator's `RuleSet`, built by the build driver as ONE batch crate),
-//! must produce byte-identical JSONL traces for the same environment, model and seeds.
+//! Differential test: harnesses run interpreted (in this process) and compiled (the code
+//! generator's `RuleSet`, built by the build driver as ONE batch crate) must produce
+//! byte-identical JSONL traces for the same environment, model and seeds. The runs:
+//!
+//! - every example harness (and one more with rules on most hooks) on key_door with the
+//!   noisy test model at two competences;
+//! - the household and flaky_api seed harnesses, and harnesses evolve runs shipped for
+//!   them (tests/fixtures/evolved/, each file says the command that shipped it; household
+//!   only so far, see the README there), in their own environments with each simulated
+//!   tier (`sim:small`, `sim:medium`, `sim:large`).
 //!
 //! Traces carry no wall-clock time (`clock_ms` is the virtual clock), so no field has to be
 //! masked: any difference is a real divergence.
@@ -23,12 +30,18 @@ use harnessx_runtime::models::spec::ModelSpec;
 use harnessx_runtime::rules::InterpretedRules;
 use harnessx_runtime::runner::run_episodes;
 
-/// Base seeds of the runs; each run has `TASKS` episodes with seeds derived from its base.
+/// Base seeds of the key_door runs; each run has `TASKS` episodes with seeds derived from
+/// its base.
 const SEEDS: &[u64] = &[0, 1, 7, 1234];
 const TASKS: u64 = 3;
-/// Competences of the noisy test model: a weak one (many repairs, loops, reprompts) and a
-/// strong one (long successful episodes).
-const COMPETENCES: &[f64] = &[0.4, 0.85];
+/// The noisy test model at a weak competence (many repairs, loops, reprompts) and a strong
+/// one (long successful episodes).
+const NOISY: &[&str] = &["noisy:0.4", "noisy:0.85"];
+/// The simulated tiers, and the base seeds and tasks of the runs in household and
+/// flaky_api (fewer: the tiers multiply them, and CI time matters).
+const SIM: &[&str] = &["sim:small", "sim:medium", "sim:large"];
+const SIM_SEEDS: &[u64] = &[0, 7];
+const SIM_TASKS: u64 = 2;
 
 /// Besides the examples: a harness whose tools match key_door and whose rules use most
 /// actions (compact, inject, repair/reprompt, block, log), so rules fire on long episodes.
@@ -82,8 +95,8 @@ harness key_door_rules {
 
 /// The driver compiled into the batch crate. `LIB` is replaced by the crate's library name
 /// (an identifier the build driver made, never user text).
-const DRIVER: &str = r##"//! Runs every harness of the batch on key_door with the noisy test model and prints
-//! `#episode HASH COMPETENCE SEED TASK` then the episode's JSONL trace.
+const DRIVER: &str = r##"//! Runs the batch's harnesses named by hash in one environment with one model and
+//! prints `#episode HASH ENV MODEL SEED TASK` then the episode's JSONL trace.
 use std::io::Write;
 
 use harnessx_runtime::runner::run_episodes;
@@ -91,55 +104,114 @@ use harnessx_runtime::models::spec::ModelSpec;
 
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
-    let (Some(comps), Some(seeds), Some(tasks)) = (args.first(), args.get(1), args.get(2)) else {
-        eprintln!("usage: COMPETENCES SEEDS TASKS (comma-separated lists)");
+    let [env, model, seeds, tasks, hashes] = args.as_slice() else {
+        eprintln!("usage: ENV MODEL SEEDS TASKS HASHES (lists comma-separated)");
         std::process::exit(2);
     };
-    let comps: Vec<f64> = comps.split(',').filter_map(|s| s.parse().ok()).collect();
+    let spec = ModelSpec::parse(model, |_| Err("no files".to_string())).unwrap_or_else(|e| {
+        eprintln!("{e}");
+        std::process::exit(2);
+    });
     let seeds: Vec<u64> = seeds.split(',').filter_map(|s| s.parse().ok()).collect();
     let tasks: u64 = tasks.parse().unwrap_or(0);
+    let hashes: Vec<&str> = hashes.split(',').collect();
     let mut out = std::io::stdout().lock();
-    for h in LIB::HARNESSES.iter() {
+    for h in LIB::HARNESSES.iter().filter(|h| hashes.contains(&h.hash)) {
         let ir = (h.ir)();
-        for &p in &comps {
-            for &seed in &seeds {
-                let ran = run_episodes(&ir, h.rules, "key_door", &ModelSpec::Noisy(p), tasks, seed, |ep| {
-                    let _ = writeln!(out, "#episode {} {p} {seed} {}", h.hash, ep.task);
-                    let _ = out.write_all(ep.trace_jsonl().as_bytes());
-                });
-                if let Err(e) = ran {
-                    eprintln!("{e}");
-                    std::process::exit(1);
-                }
+        for &seed in &seeds {
+            let ran = run_episodes(&ir, h.rules, env, &spec, tasks, seed, |ep| {
+                let _ = writeln!(out, "#episode {} {env} {model} {seed} {}", h.hash, ep.task);
+                let _ = out.write_all(ep.trace_jsonl().as_bytes());
+            });
+            if let Err(e) = ran {
+                eprintln!("{e}");
+                std::process::exit(1);
             }
         }
     }
 }
 "##;
 
-/// Every example, then [`KEY_DOOR_RULES`].
-fn harnesses() -> Vec<HarnessIr> {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples");
-    let mut paths: Vec<PathBuf> = std::fs::read_dir(&dir)
-        .expect("examples dir")
+fn lower_file(p: &Path) -> HarnessIr {
+    let src = std::fs::read_to_string(p).unwrap_or_else(|e| panic!("{}: {e}", p.display()));
+    lower_source(&src).unwrap_or_else(|d| panic!("{} does not lower: {d:?}", p.display()))
+}
+
+fn harness_files(dir: &Path) -> Vec<PathBuf> {
+    let mut paths: Vec<PathBuf> = std::fs::read_dir(dir)
+        .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
         .filter_map(|e| e.ok().map(|e| e.path()))
         .filter(|p| p.extension().is_some_and(|x| x == "harness"))
         .collect();
     paths.sort();
-    assert!(!paths.is_empty(), "no examples found in {}", dir.display());
-    let mut irs: Vec<HarnessIr> = paths
-        .iter()
-        .map(|p| {
-            let src = std::fs::read_to_string(p).expect("read example");
-            lower_source(&src).unwrap_or_else(|d| panic!("{} does not lower: {d:?}", p.display()))
-        })
-        .collect();
-    irs.push(lower_source(KEY_DOOR_RULES).unwrap_or_else(|d| panic!("KEY_DOOR_RULES: {d:?}")));
-    irs
+    assert!(!paths.is_empty(), "no harnesses found in {}", dir.display());
+    paths
 }
 
-fn key(hash: &str, p: f64, seed: u64, task: u64) -> String {
-    format!("{hash} {p} {seed} {task}")
+/// One batch of episodes: harnesses (by index) in an environment with a model.
+struct Run {
+    env: &'static str,
+    model: &'static str,
+    seeds: &'static [u64],
+    tasks: u64,
+    harnesses: Vec<usize>,
+}
+
+/// Every harness of the test, and the runs: every example and [`KEY_DOOR_RULES`] on
+/// key_door with the noisy model; the household and flaky_api seeds and their evolved
+/// harnesses in their environments with each sim tier.
+fn plan() -> (Vec<HarnessIr>, Vec<Run>) {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let mut irs: Vec<HarnessIr> = harness_files(&root.join("../examples"))
+        .iter()
+        .map(|p| lower_file(p))
+        .collect();
+    irs.push(lower_source(KEY_DOOR_RULES).unwrap_or_else(|d| panic!("KEY_DOOR_RULES: {d:?}")));
+    let mut runs: Vec<Run> = NOISY
+        .iter()
+        .map(|model| Run {
+            env: "key_door",
+            model,
+            seeds: SEEDS,
+            tasks: TASKS,
+            harnesses: (0..irs.len()).collect(),
+        })
+        .collect();
+    let evolved = harness_files(&root.join("fixtures/evolved"));
+    for env in ["household", "flaky_api"] {
+        let seed = lower_file(&root.join(format!("../examples/{env}.harness")));
+        let mut mine = vec![irs.iter().position(|ir| ir.hash() == seed.hash()).unwrap()];
+        let prefix = format!("{env}-");
+        for p in evolved.iter().filter(|p| {
+            p.file_name()
+                .is_some_and(|n| n.to_string_lossy().starts_with(&prefix))
+        }) {
+            mine.push(irs.len());
+            irs.push(lower_file(p));
+        }
+        // (No flaky_api run has shipped a harness since the simulation's rework: see
+        // tests/fixtures/evolved/README.md.)
+        if env == "household" {
+            assert!(
+                mine.len() > 1,
+                "no evolved {env} harness in tests/fixtures/evolved"
+            );
+        }
+        for model in SIM {
+            runs.push(Run {
+                env,
+                model,
+                seeds: SIM_SEEDS,
+                tasks: SIM_TASKS,
+                harnesses: mine.clone(),
+            });
+        }
+    }
+    (irs, runs)
+}
+
+fn key(hash: &str, env: &str, model: &str, seed: u64, task: u64) -> String {
+    format!("{hash} {env} {model} {seed} {task}")
 }
 
 /// `#episode` header → trace, from the driver's standard output.
@@ -176,26 +248,21 @@ fn first_difference(a: &str, b: &str) -> String {
 
 #[test]
 fn interpreted_and_compiled_traces_are_identical() {
-    let irs = harnesses();
+    let (irs, runs) = plan();
 
     // Interpreted, in process.
     let mut interpreted: BTreeMap<String, String> = BTreeMap::new();
-    for ir in &irs {
-        let rules = InterpretedRules::new(ir);
-        for &p in COMPETENCES {
-            for &seed in SEEDS {
-                run_episodes(
-                    ir,
-                    &rules,
-                    "key_door",
-                    &ModelSpec::Noisy(p),
-                    TASKS,
-                    seed,
-                    |ep| {
-                        interpreted.insert(key(&ir.hash(), p, seed, ep.task), ep.trace_jsonl());
-                    },
-                )
-                .expect("key_door exists");
+    for run in &runs {
+        let model = ModelSpec::parse(run.model, |_| Err("no files".into())).unwrap();
+        for &i in &run.harnesses {
+            let ir = &irs[i];
+            let rules = InterpretedRules::new(ir);
+            for &seed in run.seeds {
+                run_episodes(ir, &rules, run.env, &model, run.tasks, seed, |ep| {
+                    let k = key(&ir.hash(), run.env, run.model, seed, ep.task);
+                    interpreted.insert(k, ep.trace_jsonl());
+                })
+                .unwrap_or_else(|e| panic!("{}: {e}", run.env));
             }
         }
     }
@@ -207,8 +274,18 @@ fn interpreted_and_compiled_traces_are_identical() {
         fired > 0,
         "no rule fired in any episode: the comparison would be vacuous"
     );
+    // Household's evolved harnesses carry rules the sim tiers make fire. (flaky_api's seed
+    // harness, its only one here, fires no rule in these few episodes.)
+    let fired = interpreted
+        .iter()
+        .filter(|(k, t)| k.contains(" household sim:") && t.contains(r#""event":"rule_fired""#))
+        .count();
+    assert!(
+        fired > 0,
+        "no rule fired in any household episode with a sim tier"
+    );
 
-    // Compiled: one batch crate for all examples, one cargo build.
+    // Compiled: one batch crate for all harnesses, one cargo build.
     let opts = BuildOptions {
         cache_dir: Some(Path::new(env!("CARGO_TARGET_TMPDIR")).join("differential-cache")),
         release: false,
@@ -217,7 +294,7 @@ fn interpreted_and_compiled_traces_are_identical() {
     assert_eq!(
         krate.modules.len(),
         irs.len(),
-        "examples must have distinct hashes"
+        "harnesses must have distinct hashes"
     );
     let bin_name = format!("differential_{}", krate.batch_hash);
     let driver = DRIVER.replace("LIB", &krate.lib_name());
@@ -228,27 +305,31 @@ fn interpreted_and_compiled_traces_are_identical() {
     .unwrap_or_else(|e| panic!("write driver: {e}"));
     cargo_build(&krate, false).unwrap_or_else(|e| panic!("cargo build: {e}"));
 
-    let list = |xs: &[String]| xs.join(",");
     let exe = krate
         .target_dir
         .join("debug")
         .join(format!("{bin_name}{}", std::env::consts::EXE_SUFFIX));
-    let out = Command::new(&exe)
-        .arg(list(
-            &COMPETENCES.iter().map(f64::to_string).collect::<Vec<_>>(),
-        ))
-        .arg(list(&SEEDS.iter().map(u64::to_string).collect::<Vec<_>>()))
-        .arg(TASKS.to_string())
-        .output()
-        .unwrap_or_else(|e| panic!("run {}: {e}", exe.display()));
-    assert!(
-        out.status.success(),
-        "driver failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let compiled = split_episodes(&String::from_utf8_lossy(&out.stdout));
+    let mut compiled = BTreeMap::new();
+    let mut expected = 0;
+    for run in &runs {
+        let list = |xs: Vec<String>| xs.join(",");
+        let out = Command::new(&exe)
+            .arg(run.env)
+            .arg(run.model)
+            .arg(list(run.seeds.iter().map(u64::to_string).collect()))
+            .arg(run.tasks.to_string())
+            .arg(list(run.harnesses.iter().map(|&i| irs[i].hash()).collect()))
+            .output()
+            .unwrap_or_else(|e| panic!("run {}: {e}", exe.display()));
+        assert!(
+            out.status.success(),
+            "driver failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        compiled.extend(split_episodes(&String::from_utf8_lossy(&out.stdout)));
+        expected += run.harnesses.len() * run.seeds.len() * run.tasks as usize;
+    }
 
-    let expected = irs.len() * COMPETENCES.len() * SEEDS.len() * TASKS as usize;
     assert_eq!(interpreted.len(), expected);
     assert_eq!(
         compiled.keys().collect::<Vec<_>>(),
@@ -259,7 +340,7 @@ fn interpreted_and_compiled_traces_are_identical() {
         let b = &compiled[k];
         assert!(
             a == b,
-            "episode {k} (hash competence seed task) diverges at {}",
+            "episode {k} (hash env model seed task) diverges at {}",
             first_difference(a, b)
         );
     }

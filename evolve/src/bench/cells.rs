@@ -5,7 +5,8 @@ use std::collections::BTreeMap;
 use std::path::Path;
 use std::sync::Mutex;
 
-use crate::arms::{expert_held_out, run_arm, Arm, ArmRun};
+use crate::arms::{run_arm, seed_under, Arm, ArmRun};
+use crate::realbench::RealArm;
 
 use super::plan::{arm_name, config, Plan, ARMS};
 
@@ -18,10 +19,15 @@ pub(super) type Results = BTreeMap<Key, Vec<(u64, ArmRun)>>;
 /// Runs every cell of `plan` on `threads` threads, with scratch output under `scratch`
 /// (removed afterwards). The first failed run is the error.
 pub(super) fn run_cells(plan: &Plan, threads: usize, scratch: &Path) -> Result<Results, String> {
-    let mut jobs: Vec<(String, String, Option<Arm>, u64)> = Vec::new();
-    for env in &plan.envs {
+    let mut jobs: Vec<(String, String, RealArm, u64)> = Vec::new();
+    let cells = plan
+        .envs
+        .iter()
+        .map(|e| (e, plan.seeds))
+        .chain(plan.ablations.iter().map(|e| (e, plan.ablation_seeds)));
+    for (env, seeds) in cells {
         for tier in &plan.tiers {
-            for s in 1..=plan.seeds {
+            for s in 1..=seeds {
                 for arm in ARMS {
                     jobs.push((env.clone(), tier.clone(), arm, s));
                 }
@@ -39,9 +45,12 @@ pub(super) fn run_cells(plan: &Plan, threads: usize, scratch: &Path) -> Result<R
                     return;
                 };
                 let out = scratch.join(format!("{i}"));
-                let r = config(plan, &env, &tier, seed).and_then(|cfg| match arm {
-                    Some(arm) => run_arm(&cfg, arm, &out, 1),
-                    None => expert_held_out(&cfg, 1),
+                let r = config(plan, &env, &tier, seed).and_then(|cfg| {
+                    match (arm.fixed_model(), arm.loop_arm()) {
+                        (Some(model), _) => seed_under(&cfg, &model, 1),
+                        (None, Some(arm)) => run_arm(&cfg, arm, &out, 1),
+                        (None, None) => run_arm(&cfg, Arm::Seed, &out, 1),
+                    }
                 });
                 let _ = std::fs::remove_dir_all(&out);
                 match r {
@@ -83,7 +92,7 @@ pub(super) fn runs_of<'a>(
     results: &'a Results,
     env: &str,
     tier: &str,
-    arm: Option<Arm>,
+    arm: RealArm,
 ) -> &'a [(u64, ArmRun)] {
     results
         .get(&(env.to_string(), tier.to_string(), arm_name(arm)))

@@ -4,17 +4,20 @@
 
 use std::fmt::Write as _;
 
-use crate::arms::ArmRun;
+use crate::arms::{curve_at, ArmRun};
 
 use super::cells::{runs_of, Results};
+use super::plan::ABLATIONS;
 use super::plan::{
-    arm_name, env_label, is_textworld, Plan, ARMS, TWX_GAME, TWX_PARAMS, TWX_STEP_LIMIT,
+    env_label, is_textworld, Plan, ARMS, NO_FINISH, PARAPHRASED, TWX_ABLATION_GAMES, TWX_GAME,
+    TWX_PARAMS, TWX_STEP_LIMIT,
 };
 use super::plots::plot_name;
 use super::real::{RealArm, REAL_TASKS};
 use super::real_markdown::render_real;
 use super::stats::mean_ci;
 use super::BenchArgs;
+use crate::realbench::RealArm as Column;
 
 /// The whole report.
 pub(super) fn render(
@@ -100,7 +103,7 @@ pub(super) fn render(
     let _ = writeln!(s, "## Evolution benchmark (SIMULATED)\n");
     let _ = writeln!(
         s,
-        "Arms, all at the same budget of **{} train episodes** per run and the same gate \
+        "The evolving arms run at the same budget of **{} train episodes** per run and the same gate \
          (sign test, alpha 0.05, seesaw rule, smoke run); {} rounds of at most {} candidates; \
          each evaluation on {} train tasks x {} seeds; held-out success on {} held-out tasks \
          (household: its locked held-out split; TextWorldExpress: games of its dev fold; \
@@ -116,13 +119,24 @@ pub(super) fn render(
     let _ = writeln!(
         s,
         "- **seed**: the seed harness, no evolution.\n\
-         - **random**: random mutation search: the same operators, each proposal an operator \
-         and a failure class drawn uniformly, no digester-driven choice, no bandit.\n\
+         - **random action (floor)**: the seed harness with the random admissible-action \
+         policy (`--model random`: no model, one of the offered actions drawn uniformly at \
+         every step). The floor every harness and model must beat. No evolution.\n\
+         - **random search**: random mutation search: the same operators, each proposal an \
+         operator and a failure class drawn uniformly, no digester-driven choice, no bandit; \
+         a draw whose operator does not apply to the harness (or repeats a harness) is drawn \
+         again, so its slots are spent on candidates as the other arms' are.\n\
          - **prompt-only**: the planner restricted to the prompt-only operators \
          (`swap_fragment`), as prompt optimizers do.\n\
-         - **aegis**: the full loop, as `harnessx evolve` runs it.\n\
-         - **expert**: the upper limit: the seed harness with `noisy:1.0`, which replies \
-         with the environment's expert call at every step. No evolution.\n"
+         - **AEGIS**: the full loop, as `harnessx evolve` runs it.\n\
+         - **expert (oracle)**: the environment's oracle, not a model: the seed harness with \
+         `noisy:1.0`, which replies with the environment's expert call at every step (the \
+         ceiling). No evolution.\n\n\
+         An evolving arm may spend less than the budget: AEGIS and prompt-only stop when the \
+         digest shows no failure their operators target, and any arm stops when the budget \
+         cannot pay for one more evaluation. The cost table gives each arm's actual spend; \
+         the table \"Held-out success at equal spend\" and the plots compare the arms at the \
+         same number of train episodes.\n"
     );
     let _ = writeln!(s, "Environments:\n");
     for env in &plan.envs {
@@ -137,26 +151,7 @@ pub(super) fn render(
 
     // Headline table.
     let _ = writeln!(s, "### Held-out success\n");
-    let mut head = String::from("| environment | model |");
-    let mut rule = String::from("|---|---|");
-    for arm in ARMS {
-        let _ = write!(head, " {} |", arm_name(arm));
-        rule.push_str("---|");
-    }
-    let _ = writeln!(s, "{head}\n{rule}");
-    for env in &plan.envs {
-        for tier in &plan.tiers {
-            let _ = write!(s, "| {} | sim:{tier} |", env_label(env));
-            for arm in ARMS {
-                let runs = runs_of(results, env, tier, arm);
-                let xs: Vec<f64> = runs.iter().map(|(_, r)| r.held_out).collect();
-                let (m, h) = mean_ci(&xs);
-                let (lo, hi) = ((m - h).max(0.0), (m + h).min(1.0));
-                let _ = write!(s, " {m:.3} [{lo:.3}, {hi:.3}] |");
-            }
-            s.push('\n');
-        }
-    }
+    held_out_table(&mut s, plan, results, &plan.envs);
     s.push('\n');
 
     // Cost table.
@@ -169,7 +164,7 @@ pub(super) fn render(
     );
     let _ = writeln!(
         s,
-        "| environment | model | arm | episodes | tokens | wall time (s) | harnesses shipped |\n|---|---|---|---|---|---|---|"
+        "| environment | model | arm | episodes | episodes (min-max over seeds) | tokens | wall time (s) | harnesses shipped |\n|---|---|---|---|---|---|---|---|"
     );
     for env in &plan.envs {
         for tier in &plan.tiers {
@@ -178,11 +173,13 @@ pub(super) fn render(
                 let n = runs.len().max(1) as f64;
                 let mean =
                     |f: &dyn Fn(&ArmRun) -> f64| runs.iter().map(|(_, r)| f(r)).sum::<f64>() / n;
+                let lo = runs.iter().map(|(_, r)| r.episodes).min().unwrap_or(0);
+                let hi = runs.iter().map(|(_, r)| r.episodes).max().unwrap_or(0);
                 let _ = writeln!(
                     s,
-                    "| {} | sim:{tier} | {} | {:.0} | {:.0} | {:.2} | {:.1} |",
+                    "| {} | sim:{tier} | {} | {:.0} | {lo}-{hi} | {:.0} | {:.2} | {:.1} |",
                     env_label(env),
-                    arm_name(arm),
+                    arm.short(),
                     mean(&|r| r.episodes as f64),
                     mean(&|r| r.tokens as f64),
                     mean(&|r| r.seconds),
@@ -193,13 +190,16 @@ pub(super) fn render(
     }
     s.push('\n');
 
+    equal_spend(&mut s, plan, results);
+
     // Plots.
     let _ = writeln!(s, "### Held-out success vs train episodes spent\n");
     let _ = writeln!(
         s,
         "Each evolving arm's curve is the held-out success of its best harness so far (every \
          shipped harness is evaluated once on the held-out tasks for the plot, not charged), \
-         averaged over seeds at each point of the episode axis. Seed and expert are flat.\n"
+         averaged over seeds at each point of the episode axis; an arm that stopped early \
+         keeps its last harness. The arms that do not evolve are flat.\n"
     );
     for env in &plan.envs {
         for tier in &plan.tiers {
@@ -226,6 +226,10 @@ pub(super) fn render(
          differences between arms in a row are paired.\n"
     );
 
+    if !plan.ablations.is_empty() {
+        ablations(&mut s, plan, results);
+    }
+
     if let Some(r) = real {
         render_real(&mut s, r);
     }
@@ -249,6 +253,25 @@ pub(super) fn render(
                 "not included in this run"
             };
             let _ = writeln!(s, "- {e}: {why}.");
+        }
+    }
+    for a in ABLATIONS {
+        let ran = match a {
+            "paraphrased" => plan.ablations.iter().any(|e| e.ends_with(PARAPHRASED)),
+            "no_finish" => plan.ablations.iter().any(|e| e == NO_FINISH),
+            _ => plan.ablations.iter().any(|e| e.starts_with("twx:")),
+        };
+        if !ran {
+            missing += 1;
+            let _ = writeln!(
+                s,
+                "- The ablation `{a}` (`--ablations {a}`{}): not included in this run.",
+                if a == "games" {
+                    "; needs python3, Java and `pip install textworld-express==1.1.0`"
+                } else {
+                    ""
+                }
+            );
         }
     }
     if real.is_none() {
@@ -279,6 +302,277 @@ pub(super) fn render(
         let _ = writeln!(s, "Nothing: every part of the benchmark ran.");
     }
     s
+}
+
+/// The headline table of held-out success for `envs`: one row per (environment, tier),
+/// every arm a column, mean over seeds with its interval.
+fn held_out_table(s: &mut String, plan: &Plan, results: &Results, envs: &[String]) {
+    let mut head = String::from("| environment | model |");
+    let mut rule = String::from("|---|---|");
+    for arm in ARMS {
+        let _ = write!(head, " {} |", arm.short());
+        rule.push_str("---|");
+    }
+    let _ = writeln!(s, "{head}\n{rule}");
+    for env in envs {
+        for tier in &plan.tiers {
+            let _ = write!(s, "| {} | sim:{tier} |", env_label(env));
+            for arm in ARMS {
+                let runs = runs_of(results, env, tier, arm);
+                let xs: Vec<f64> = runs.iter().map(|(_, r)| r.held_out).collect();
+                let (m, h) = mean_ci(&xs);
+                let (lo, hi) = ((m - h).max(0.0), (m + h).min(1.0));
+                let _ = write!(s, " {m:.3} [{lo:.3}, {hi:.3}] |");
+            }
+            s.push('\n');
+        }
+    }
+}
+
+/// The README's evolution section: the household rows of the headline table (the same
+/// lines, so a test can check the README against docs/BENCHMARKS.md) and what they are.
+pub(super) fn readme_section(plan: &Plan, a: &BenchArgs, results: &Results) -> String {
+    let mut s = String::new();
+    let envs: Vec<String> = plan
+        .envs
+        .iter()
+        .filter(|e| *e == "household")
+        .cloned()
+        .collect();
+    let envs = if envs.is_empty() {
+        plan.envs.clone()
+    } else {
+        envs
+    };
+    let _ = writeln!(
+        s,
+        "<!-- Generated by `{}`; do not edit by hand. -->\n",
+        a.command
+    );
+    let _ = writeln!(
+        s,
+        "Measured with the **simulated** model tiers (results are SIMULATED) by `{}` \
+         (docs/BENCHMARKS.md has every environment, the costs, the plots and the \
+         ablations): held-out success on {} held-out tasks, mean over {} evolution seeds \
+         with a 95% t interval; every evolving arm at the same budget of {} train episodes \
+         ({} rounds of up to {} candidates). \"random action (floor)\" is the random \
+         admissible-action policy (no model), \"expert (oracle)\" the environment's own \
+         expert call at every step.\n",
+        a.via.as_deref().unwrap_or(&a.command),
+        plan.held_out_tasks,
+        plan.seeds,
+        plan.budget,
+        plan.rounds,
+        plan.k
+    );
+    held_out_table(&mut s, plan, results, &envs);
+    s
+}
+
+/// One row of held-out success per (environment, tier), every arm a column, with the
+/// mean spend of the evolving arms and AEGIS minus the seed.
+fn success_rows(s: &mut String, plan: &Plan, results: &Results, envs: &[String]) {
+    let mut head = String::from("| environment | model |");
+    let mut rule = String::from("|---|---|");
+    for arm in ARMS {
+        let _ = write!(head, " {} |", arm.short());
+        rule.push_str("---|");
+    }
+    head.push_str(" AEGIS - seed | episodes spent (random search / prompt-only / AEGIS) |");
+    rule.push_str("---|---|");
+    let _ = writeln!(s, "{head}\n{rule}");
+    let mean = |xs: &[f64]| xs.iter().sum::<f64>() / xs.len().max(1) as f64;
+    for env in envs {
+        for tier in &plan.tiers {
+            let _ = write!(s, "| {} | sim:{tier} |", env_label(env));
+            for arm in ARMS {
+                let xs: Vec<f64> = runs_of(results, env, tier, arm)
+                    .iter()
+                    .map(|(_, r)| r.held_out)
+                    .collect();
+                let (m, h) = mean_ci(&xs);
+                let (lo, hi) = ((m - h).max(0.0), (m + h).min(1.0));
+                let _ = write!(s, " {m:.3} [{lo:.3}, {hi:.3}] |");
+            }
+            let held = |arm| {
+                mean(
+                    &runs_of(results, env, tier, arm)
+                        .iter()
+                        .map(|(_, r)| r.held_out)
+                        .collect::<Vec<_>>(),
+                )
+            };
+            let spend = |arm| {
+                mean(
+                    &runs_of(results, env, tier, arm)
+                        .iter()
+                        .map(|(_, r)| r.episodes as f64)
+                        .collect::<Vec<_>>(),
+                )
+            };
+            let _ = writeln!(
+                s,
+                " {:+.3} | {:.0} / {:.0} / {:.0} |",
+                held(Column::Aegis) - held(Column::Seed),
+                spend(Column::RandomSearch),
+                spend(Column::PromptOnly),
+                spend(Column::Aegis),
+            );
+        }
+    }
+    s.push('\n');
+}
+
+/// The ablations section: each ablation's cells beside the cells they ablate.
+fn ablations(s: &mut String, plan: &Plan, results: &Results) {
+    let _ = writeln!(s, "## Ablations (SIMULATED)\n");
+    let _ = writeln!(
+        s,
+        "Changes that would expose a result designed into the simulation or the operator \
+         library. Same arms, gate, budget, rounds and tasks as above, **{} evolution seed(s) \
+         per cell**; the numbers are reported as they came, a drop included. Each table \
+         repeats the unablated cells of the same environment (from the tables above, when \
+         this run included them) for comparison.\n",
+        plan.ablation_seeds
+    );
+    let has = |env: &str| plan.envs.iter().any(|e| e == env);
+    let para: Vec<String> = plan
+        .ablations
+        .iter()
+        .filter(|e| e.ends_with(PARAPHRASED))
+        .cloned()
+        .collect();
+    if !para.is_empty() {
+        let _ = writeln!(s, "### Paraphrased library\n");
+        let _ = writeln!(
+            s,
+            "Every message the operators insert (the rule library's `inject`, `block` and \
+             `reprompt` texts and the prompt fragments of `swap_fragment`) replaced by a \
+             paraphrase: the first of the five paraphrases per rule message in \
+             `evolve/src/fragments.rs` (`rule_message_paraphrases`, also the ones \
+             `evolve/tests/sim_paraphrases.rs` checks) and the paraphrase of each prompt \
+             fragment (`prompt_fragment_paraphrases`). The seed harnesses are unchanged. \
+             Rows `ENV+paraphrased` are the ablation.\n"
+        );
+        let mut rows = Vec::new();
+        for e in &para {
+            let base = e.trim_end_matches(PARAPHRASED).to_string();
+            if has(&base) {
+                rows.push(base);
+            }
+            rows.push(e.clone());
+        }
+        success_rows(s, plan, results, &rows);
+    }
+    if plan.ablations.iter().any(|e| e == NO_FINISH) {
+        let _ = writeln!(s, "### Household without `finish`\n");
+        let _ = writeln!(
+            s,
+            "Environment `household_no_finish`: household with no `finish` tool (the \
+             environment does not offer it and rejects a call of it as an unknown tool), \
+             and the seed harness `examples/household.harness` without its `tool finish` \
+             line. An episode ends when the goal holds or the harness's steps run out, so \
+             the premature finish, and the rules that guard against it, have nothing to \
+             act on.\n"
+        );
+        let mut rows = Vec::new();
+        if has("household") {
+            rows.push("household".to_string());
+        }
+        rows.push(NO_FINISH.to_string());
+        success_rows(s, plan, results, &rows);
+    }
+    let games: Vec<String> = plan
+        .ablations
+        .iter()
+        .filter(|e| e.starts_with("twx:"))
+        .cloned()
+        .collect();
+    if !games.is_empty() {
+        let _ = writeln!(
+            s,
+            "### TextWorldExpress games the library was not written for\n"
+        );
+        let _ = writeln!(
+            s,
+            "Games of the real TextWorldExpress engine through the stdio bridge, with the \
+             same seed harness as `twc` (`bridges/textworld_express.harness`, 12 steps); \
+             train episodes play games 0-{} of the train fold, held-out episodes games \
+             0-{} of the dev fold:\n",
+            plan.train_tasks.saturating_sub(1),
+            plan.held_out_tasks.saturating_sub(1)
+        );
+        for (g, params, what) in TWX_ABLATION_GAMES {
+            if games.iter().any(|e| e == &format!("twx:{g}")) {
+                let p = if params.is_empty() {
+                    "no parameters".to_string()
+                } else {
+                    format!("`{params}`")
+                };
+                let _ = writeln!(s, "- `{g}`: {what}; {p}.");
+            }
+        }
+        let _ = writeln!(
+            s,
+            "\nHow the simulated model plays them: it does not read the game. Its one piece \
+             of hidden knowledge is the environment's expert call, and for these games the \
+             bridge has an expert only while the episode stays on the game's gold path \
+             (bridges/textworld_express_bridge.py): after the first step that changes the \
+             world off that path there is no expert, and the model acts by its failure \
+             modes alone, so it cannot recover. The expert column is the gold path played \
+             from the start. `twc` is different: there the bridge plans an expert from \
+             any state.\n"
+        );
+        let mut rows = Vec::new();
+        if plan.envs.iter().any(|e| is_textworld(e)) {
+            rows.push("textworld".to_string());
+        }
+        rows.extend(games);
+        success_rows(s, plan, results, &rows);
+    }
+}
+
+/// The table of held-out success at equal spend: per cell, the least mean spend of the
+/// evolving arms, and every evolving arm's held-out success (its best harness so far)
+/// after that many train episodes, averaged over seeds.
+fn equal_spend(s: &mut String, plan: &Plan, results: &Results) {
+    let evolving: Vec<_> = ARMS.iter().copied().filter(|a| a.evolves()).collect();
+    let _ = writeln!(s, "### Held-out success at equal spend\n");
+    let _ = writeln!(
+        s,
+        "Per cell, E is the least mean spend among the evolving arms (train episodes); each \
+         evolving arm's column is the held-out success of the best harness it had after E \
+         episodes, averaged over seeds (from the same curves as the plots).\n"
+    );
+    let mut head = String::from("| environment | model | E |");
+    let mut rule = String::from("|---|---|---|");
+    for arm in &evolving {
+        let _ = write!(head, " {} |", arm.short());
+        rule.push_str("---|");
+    }
+    let _ = writeln!(s, "{head}\n{rule}");
+    for env in &plan.envs {
+        for tier in &plan.tiers {
+            let mean_spend = |arm| {
+                let runs = runs_of(results, env, tier, arm);
+                runs.iter().map(|(_, r)| r.episodes as f64).sum::<f64>() / runs.len().max(1) as f64
+            };
+            let e = evolving
+                .iter()
+                .map(|&a| mean_spend(a))
+                .fold(f64::INFINITY, f64::min)
+                .round() as u64;
+            let _ = write!(s, "| {} | sim:{tier} | {e} |", env_label(env));
+            for &arm in &evolving {
+                let runs = runs_of(results, env, tier, arm);
+                let y = runs.iter().map(|(_, r)| curve_at(&r.curve, e)).sum::<f64>()
+                    / runs.len().max(1) as f64;
+                let _ = write!(s, " {y:.3} |");
+            }
+            s.push('\n');
+        }
+    }
+    s.push('\n');
 }
 
 /// The machine the benchmark ran on, as a Markdown list.

@@ -26,6 +26,7 @@ use std::time::Instant;
 
 use harnessx_runtime::fsutil::write_atomic;
 
+pub use plan::ABLATIONS;
 use plan::{env_setup, Plan};
 use real::{run_real, RealSetup};
 
@@ -37,7 +38,14 @@ pub struct BenchArgs {
     pub envs: Option<Vec<String>>,
     pub rounds: Option<u32>,
     pub budget_episodes: Option<u64>,
+    /// The ablations to run ([`ABLATIONS`]; default all, `paraphrased,no_finish` with
+    /// `--quick`), and their evolution seeds per cell (default: `seeds`).
+    pub ablations: Option<Vec<String>>,
+    pub ablation_seeds: Option<u64>,
     pub out: PathBuf,
+    /// A Markdown file (the README) whose section `evolution` gets the household rows of
+    /// the headline table.
+    pub readme: Option<PathBuf>,
     pub jobs: Option<usize>,
     /// The real-model arm's model spec (`openai:...`, `cache:DIR:...`, `replay:DIR`);
     /// `None`: the arm is not run.
@@ -62,7 +70,7 @@ pub struct BenchArgs {
 /// it. Returns the line to print (what was written, how long it took).
 pub fn evolution(a: &BenchArgs) -> Result<String, String> {
     let plan = Plan::new(a);
-    for e in &plan.envs {
+    for e in plan.envs.iter().chain(&plan.ablations) {
         env_setup(e)?;
     }
     // Checked before the long simulated part, so a typo fails at once.
@@ -104,6 +112,11 @@ pub fn evolution(a: &BenchArgs) -> Result<String, String> {
         Err(_) => doc,
     };
     write_file(&a.out, &doc)?;
+    if let Some(readme) = &a.readme {
+        let body = markdown::readme_section(&plan, a, &results);
+        harnessx_runtime::doc_sections::write_section(readme, "evolution", &body)
+            .map_err(|e| format!("`{}`: {e}", readme.display()))?;
+    }
     Ok(format!(
         "wrote {} ({} runs in {:.1} s{})\n",
         a.out.display(),
@@ -136,7 +149,10 @@ mod tests {
             envs: None,
             rounds: None,
             budget_episodes: None,
+            ablations: None,
+            ablation_seeds: None,
             out: "x/BENCHMARKS.md".into(),
+            readme: None,
             jobs: None,
             real_model: None,
             real_env: None,

@@ -2,10 +2,11 @@
 //! seeds), the benchmark environments with their bridge settings, and the evolution
 //! config of one run.
 
-use crate::arms::Arm;
 use crate::checkpoint::Config;
+use crate::fragments::Phrasing;
 use crate::gate::{GateConfig, Test};
 use crate::ledger::Cost;
+use crate::realbench::RealArm;
 
 use super::BenchArgs;
 
@@ -21,11 +22,78 @@ pub(super) const TWX_STEP_LIMIT: u32 = 50;
 
 /// The TextWorldExpress bridge on one fold of the game with a step limit.
 fn twx_spec(fold: &str, step_limit: u32) -> String {
+    twx_game_spec(TWX_GAME, TWX_PARAMS, fold, step_limit)
+}
+
+fn twx_game_spec(game: &str, params: &str, fold: &str, step_limit: u32) -> String {
     format!(
-        "stdio:{TWX_BRIDGE} --game {TWX_GAME} --params {TWX_PARAMS} --fold {fold} \
+        "stdio:{TWX_BRIDGE} --game {game} --params={params} --fold {fold} \
          --step-limit {step_limit}"
     )
 }
+
+/// The TextWorldExpress games of the ablation "environments the library was not written
+/// for": name, parameters (empty: the game has none), what it asks. Parameters keep the
+/// bridge's gold path within the seed harness's 12 steps.
+pub(super) const TWX_ABLATION_GAMES: [(&str, &str, &str); 4] = [
+    (
+        "coin",
+        "numLocations=2,numDistractorItems=0,includeDoors=0,limitInventorySize=0",
+        "find the coin and take it (two rooms)",
+    ),
+    (
+        "mapreader",
+        "numLocations=3,maxDistanceApart=2,maxDistractorItemsPerLocation=0,includeDoors=0,\
+         limitInventorySize=0",
+        "read a map, fetch a coin from the named room and put it in the box (three rooms)",
+    ),
+    (
+        "sorting",
+        "",
+        "put objects into the box in order of their quantities",
+    ),
+    (
+        "arithmetic",
+        "",
+        "solve a math problem, then put the item with that quantity into the box",
+    ),
+];
+
+/// The ablations `harnessx bench evolution` can run (`--ablations`), each a set of cells
+/// with their own environment names in the results:
+///
+/// - `paraphrased`: household and flaky_api with every message the operators insert
+///   replaced by its paraphrase (cells `household+paraphrased`, `flaky_api+paraphrased`);
+/// - `no_finish`: household without the `finish` tool (cell `household_no_finish`);
+/// - `games`: TextWorldExpress games other than `twc` (cells `twx:GAME`).
+pub const ABLATIONS: [&str; 3] = ["paraphrased", "no_finish", "games"];
+
+/// The cells of the ablations named in `names`, in report order.
+pub(super) fn ablation_cells(names: &[String], plan_envs: &[String]) -> Vec<String> {
+    let mut out = Vec::new();
+    for a in ABLATIONS {
+        if !names.iter().any(|n| n == a) {
+            continue;
+        }
+        match a {
+            "paraphrased" => {
+                for e in ["household", "flaky_api"] {
+                    if plan_envs.iter().any(|x| x == e) {
+                        out.push(format!("{e}{PARAPHRASED}"));
+                    }
+                }
+            }
+            "no_finish" => out.push(NO_FINISH.into()),
+            _ => out.extend(TWX_ABLATION_GAMES.iter().map(|g| format!("twx:{}", g.0))),
+        }
+    }
+    out
+}
+
+/// The suffix of a paraphrase-ablation cell's environment name.
+pub(super) const PARAPHRASED: &str = "+paraphrased";
+/// The environment of the no-finish ablation (runtime `household_no_finish`).
+pub(super) const NO_FINISH: &str = "household_no_finish";
 
 /// Everything one cell's runs share.
 #[derive(Clone)]
@@ -39,10 +107,21 @@ pub(super) struct Plan {
     pub seeds_per_task: u64,
     pub held_out_tasks: u64,
     pub budget: u64,
+    /// The ablation cells ([`ablation_cells`]), run like `envs` and reported apart.
+    pub ablations: Vec<String>,
+    /// Evolution seeds of the ablation cells.
+    pub ablation_seeds: u64,
 }
 
 impl Plan {
     pub fn new(a: &BenchArgs) -> Plan {
+        let ablations: Vec<String> = a.ablations.clone().unwrap_or_else(|| {
+            if a.quick {
+                vec!["paraphrased".into(), "no_finish".into()]
+            } else {
+                ABLATIONS.iter().map(|s| s.to_string()).collect()
+            }
+        });
         let (seeds, tiers, envs, rounds, train, held, budget) = if a.quick {
             (2, vec!["small"], vec!["household"], 2, 10, 40, 150)
         } else {
@@ -56,16 +135,20 @@ impl Plan {
                 1500,
             )
         };
+        let envs: Vec<String> = a
+            .envs
+            .clone()
+            .unwrap_or_else(|| envs.iter().map(|s| s.to_string()).collect());
+        let seeds = a.seeds.unwrap_or(seeds);
         Plan {
-            seeds: a.seeds.unwrap_or(seeds),
+            seeds,
             tiers: a
                 .tiers
                 .clone()
                 .unwrap_or_else(|| tiers.iter().map(|s| s.to_string()).collect()),
-            envs: a
-                .envs
-                .clone()
-                .unwrap_or_else(|| envs.iter().map(|s| s.to_string()).collect()),
+            ablations: ablation_cells(&ablations, &envs),
+            ablation_seeds: a.ablation_seeds.unwrap_or(seeds),
+            envs,
             rounds: a.rounds.unwrap_or(rounds),
             k: 4,
             train_tasks: train,
@@ -84,28 +167,86 @@ pub(super) struct EnvSetup {
     pub held_out: Option<String>,
     /// The seed harness.
     pub harness: &'static str,
+    /// The wording of the operators' messages.
+    pub phrasing: Phrasing,
+    /// The seed harness loses its `finish` tool (the no-finish ablation).
+    pub drop_finish: bool,
+}
+
+impl EnvSetup {
+    fn new(train: String, held_out: Option<String>, harness: &'static str) -> EnvSetup {
+        EnvSetup {
+            train,
+            held_out,
+            harness,
+            phrasing: Phrasing::Library,
+            drop_finish: false,
+        }
+    }
+
+    /// The seed harness's source.
+    pub fn seed_source(&self) -> Result<String, String> {
+        let file = self.harness;
+        let src = std::fs::read_to_string(file).map_err(|e| format!("`{file}`: {e}"))?;
+        if !self.drop_finish {
+            return Ok(src);
+        }
+        without_finish(&src).ok_or_else(|| format!("`{file}` has no tool `finish` to drop"))
+    }
+}
+
+/// `src` without its `finish` tool (the rest as the printer writes it), or `None` when it
+/// has none.
+pub(super) fn without_finish(src: &str) -> Option<String> {
+    let mut file = harnessx_syntax::parse(src).file;
+    let h = file.harness.as_mut()?;
+    let before = h.items.len();
+    h.items
+        .retain(|i| !matches!(i, harnessx_syntax::Item::Tool(t) if t.name.name == "finish"));
+    (h.items.len() < before).then(|| harnessx_syntax::print(&file))
 }
 
 /// The specs and seed harness of a benchmark environment name.
 pub(super) fn env_setup(name: &str) -> Result<EnvSetup, String> {
+    if let Some(base) = name.strip_suffix(PARAPHRASED) {
+        let mut e = env_setup(base)?;
+        e.phrasing = Phrasing::Paraphrased;
+        return Ok(e);
+    }
+    if let Some(game) = name.strip_prefix("twx:") {
+        let (_, params, _) = TWX_ABLATION_GAMES
+            .iter()
+            .find(|g| g.0 == game)
+            .ok_or_else(|| format!("unknown TextWorldExpress ablation game `{game}`"))?;
+        // As for twc: held-out episodes play the dev fold.
+        return Ok(EnvSetup::new(
+            twx_game_spec(game, params, "train", TWX_STEP_LIMIT),
+            Some(twx_game_spec(game, params, "dev", TWX_STEP_LIMIT)),
+            "bridges/textworld_express.harness",
+        ));
+    }
     match name {
-        "household" => Ok(EnvSetup {
-            train: "household".into(),
-            held_out: None,
-            harness: "examples/household.harness",
+        "household" => Ok(EnvSetup::new(
+            "household".into(),
+            None,
+            "examples/household.harness",
+        )),
+        NO_FINISH => Ok(EnvSetup {
+            drop_finish: true,
+            ..EnvSetup::new(NO_FINISH.into(), None, "examples/household.harness")
         }),
-        "flaky_api" => Ok(EnvSetup {
-            train: "flaky_api".into(),
-            held_out: None,
-            harness: "examples/flaky_api.harness",
-        }),
+        "flaky_api" => Ok(EnvSetup::new(
+            "flaky_api".into(),
+            None,
+            "examples/flaky_api.harness",
+        )),
         // The bridge plays game `T mod 1000` of its fold, so held-out task indices would
         // reach train games again: held-out episodes play the dev fold instead.
-        "textworld" | "textworld_express" => Ok(EnvSetup {
-            train: twx_spec("train", TWX_STEP_LIMIT),
-            held_out: Some(twx_spec("dev", TWX_STEP_LIMIT)),
-            harness: "bridges/textworld_express.harness",
-        }),
+        "textworld" | "textworld_express" => Ok(EnvSetup::new(
+            twx_spec("train", TWX_STEP_LIMIT),
+            Some(twx_spec("dev", TWX_STEP_LIMIT)),
+            "bridges/textworld_express.harness",
+        )),
         other => Err(format!(
             "unknown benchmark environment `{other}` (household, flaky_api, textworld)"
         )),
@@ -113,24 +254,26 @@ pub(super) fn env_setup(name: &str) -> Result<EnvSetup, String> {
 }
 
 pub(super) fn is_textworld(env: &str) -> bool {
-    matches!(env, "textworld" | "textworld_express")
+    matches!(env, "textworld" | "textworld_express") || env.starts_with("twx:")
 }
 
 /// The environment's name in the report.
-pub(super) fn env_label(env: &str) -> &str {
+pub(super) fn env_label(env: &str) -> String {
     match env {
-        "textworld" | "textworld_express" => "TextWorldExpress",
-        e => e,
+        "textworld" | "textworld_express" => "TextWorldExpress".into(),
+        e => match e.strip_prefix("twx:") {
+            Some(game) => format!("TextWorldExpress {game}"),
+            None => e.into(),
+        },
     }
 }
 
 /// The evolution config of one run: `env` with `sim:<tier>` and evolution seed `seed`.
 pub(super) fn config(plan: &Plan, env: &str, tier: &str, seed: u64) -> Result<Config, String> {
     let setup = env_setup(env)?;
-    let file = setup.harness;
-    let src = std::fs::read_to_string(file).map_err(|e| format!("`{file}`: {e}"))?;
+    let src = setup.seed_source()?;
     Ok(Config {
-        file: file.into(),
+        file: setup.harness.into(),
         seed_source: src,
         env: setup.train,
         model: format!("sim:{tier}"),
@@ -152,20 +295,23 @@ pub(super) fn config(plan: &Plan, env: &str, tier: &str, seed: u64) -> Result<Co
         min_class_episodes: 2,
         epsilon: 0.1,
         proposer: None,
+        phrasing: setup.phrasing,
     })
 }
 
-/// The arms in report order; `None` is the expert.
-pub(super) const ARMS: [Option<Arm>; 5] = [
-    Some(Arm::Seed),
-    Some(Arm::Random),
-    Some(Arm::PromptOnly),
-    Some(Arm::Aegis),
-    None,
+/// The arms in report order (those of `harnessx bench real` but the proposer's: the
+/// simulated cells have no model that writes harnesses).
+pub(super) const ARMS: [RealArm; 6] = [
+    RealArm::Seed,
+    RealArm::RandomPolicy,
+    RealArm::RandomSearch,
+    RealArm::PromptOnly,
+    RealArm::Aegis,
+    RealArm::Expert,
 ];
 
-pub(super) fn arm_name(a: Option<Arm>) -> &'static str {
-    a.map_or("expert", Arm::name)
+pub(super) fn arm_name(a: RealArm) -> &'static str {
+    a.name()
 }
 
 #[cfg(test)]
@@ -186,8 +332,59 @@ mod tests {
     #[test]
     fn quick_needs_no_python_and_full_includes_textworld() {
         let mut a = args();
-        assert_eq!(Plan::new(&a).envs, ["household"]);
+        let quick = Plan::new(&a);
+        assert_eq!(quick.envs, ["household"]);
+        assert_eq!(
+            quick.ablations,
+            ["household+paraphrased", "household_no_finish"]
+        );
         a.quick = false;
-        assert!(Plan::new(&a).envs.iter().any(|e| e == "textworld"));
+        let full = Plan::new(&a);
+        assert!(full.envs.iter().any(|e| e == "textworld"));
+        assert!(
+            full.ablations
+                .iter()
+                .filter(|e| e.starts_with("twx:"))
+                .count()
+                >= 3
+        );
+        assert!(full
+            .ablations
+            .contains(&"flaky_api+paraphrased".to_string()));
+        a.ablations = Some(vec!["none".into()]);
+        assert!(Plan::new(&a).ablations.is_empty());
+    }
+
+    #[test]
+    fn ablation_cells_change_what_they_say() {
+        let p = env_setup("household+paraphrased").unwrap();
+        assert_eq!(
+            (p.train.as_str(), p.phrasing),
+            ("household", Phrasing::Paraphrased)
+        );
+        let n = env_setup(NO_FINISH).unwrap();
+        assert!(n.drop_finish && n.train == NO_FINISH);
+        // (seed_source reads the file relative to the workspace root, where the command runs.)
+        let path = concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../",
+            "examples/household.harness"
+        );
+        assert_eq!(n.harness, "examples/household.harness");
+        let src = without_finish(&std::fs::read_to_string(path).unwrap()).unwrap();
+        assert!(
+            !src.contains("tool finish") && src.contains("tool go("),
+            "{src}"
+        );
+        crate::gate::static_check(&src).unwrap();
+        for (game, params, _) in TWX_ABLATION_GAMES {
+            assert_ne!(game, TWX_GAME);
+            let e = env_setup(&format!("twx:{game}")).unwrap();
+            assert!(e
+                .train
+                .contains(&format!("--game {game} --params={params} --fold train")));
+            assert!(e.held_out.unwrap().contains("--fold dev"));
+        }
+        assert!(env_setup("twx:zork").is_err());
     }
 }

@@ -7,7 +7,7 @@ use crate::arms::curve_at;
 use crate::svg::line_chart;
 
 use super::cells::{runs_of, Results};
-use super::plan::{arm_name, env_label, Plan, ARMS};
+use super::plan::{env_label, Plan, ARMS};
 
 /// Where the plots of a report written to `out` go: `bench/` next to it.
 pub(super) fn plot_dir(out: &Path) -> PathBuf {
@@ -41,7 +41,7 @@ pub(super) fn plots(plan: &Plan, results: &Results) -> Vec<(String, String)> {
                             (x as f64, y)
                         })
                         .collect();
-                    (arm_name(arm), pts)
+                    (arm.short(), pts)
                 })
                 .collect();
             let svg = line_chart(

@@ -9,6 +9,7 @@ use harnessx_syntax::{parse, print, Comments, Field, File, Harness, Item, Span, 
 
 use super::bounds::{field_bounds, Bounds};
 use super::node::{self, is_frozen, owner_item_path};
+use crate::fragments::Phrasing;
 use crate::manifest::{Change, ChangeKind, FailureClass, Impact, Manifest, OperatorId};
 
 /// What a candidate is for: the failure class and the planner's evidence for it.
@@ -16,6 +17,8 @@ use crate::manifest::{Change, ChangeKind, FailureClass, Impact, Manifest, Operat
 pub struct Target {
     pub class: Option<FailureClass>,
     pub evidence: Vec<String>,
+    /// The wording of the messages and prompt fragments the operators insert.
+    pub phrasing: Phrasing,
 }
 
 impl Target {
@@ -23,7 +26,13 @@ impl Target {
         Target {
             class: Some(class),
             evidence: Vec::new(),
+            phrasing: Phrasing::Library,
         }
+    }
+
+    pub fn with_phrasing(mut self, phrasing: Phrasing) -> Target {
+        self.phrasing = phrasing;
+        self
     }
 
     pub fn with_evidence(mut self, evidence: Vec<String>) -> Target {

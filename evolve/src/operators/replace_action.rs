@@ -11,7 +11,7 @@ use super::candidate::{Candidate, Edit, Target};
 use super::node::{self, action, is_frozen, named_arg, text};
 use super::rng::Rng;
 use super::rule_library::{keys_on, TEMPLATES};
-use crate::fragments::rule_messages;
+use crate::fragments::Phrasing;
 use crate::manifest::{ChangeKind, FailureClass, OperatorId};
 
 #[derive(Debug, Clone)]
@@ -45,7 +45,7 @@ fn hook_allows(hook: &str, action: &str) -> bool {
     }
 }
 
-fn replacements(r: &Rule, a: &Action, class: FailureClass) -> Vec<Replacement> {
+fn replacements(r: &Rule, a: &Action, class: FailureClass, phrasing: Phrasing) -> Vec<Replacement> {
     let mut out = Vec::new();
     let msg_class = if class == FailureClass::Unknown {
         class_of(r)
@@ -66,7 +66,7 @@ fn replacements(r: &Rule, a: &Action, class: FailureClass) -> Vec<Replacement> {
                 out.push(Replacement::RepairStrategy(s));
             }
             if a.otherwise.is_none() {
-                let msg = rule_messages(FailureClass::MalformedCall)[0];
+                let msg = phrasing.rule_messages(FailureClass::MalformedCall)[0];
                 out.push(Replacement::Fallback(Box::new(action(
                     "reprompt",
                     vec![],
@@ -75,7 +75,7 @@ fn replacements(r: &Rule, a: &Action, class: FailureClass) -> Vec<Replacement> {
             }
         }
         "retry" if a.otherwise.is_none() => {
-            let msg = rule_messages(FailureClass::ToolErrorIgnored)[0];
+            let msg = phrasing.rule_messages(FailureClass::ToolErrorIgnored)[0];
             out.push(Replacement::Fallback(Box::new(action(
                 "inject",
                 vec![],
@@ -103,9 +103,10 @@ fn replacements(r: &Rule, a: &Action, class: FailureClass) -> Vec<Replacement> {
         _ => {}
     }
     if matches!(a.name.name.as_str(), "inject" | "block" | "reprompt") {
-        for m in rule_messages(msg_class)
-            .iter()
-            .filter(|m| current_msg != Some(**m))
+        for m in phrasing
+            .rule_messages(msg_class)
+            .into_iter()
+            .filter(|m| current_msg != Some(*m))
         {
             out.push(Replacement::Message(m));
         }
@@ -132,7 +133,7 @@ fn options(file: &File, target: &Target) -> Vec<Opt> {
             continue;
         }
         for (j, a) in r.actions.iter().enumerate() {
-            for with in replacements(r, a, class) {
+            for with in replacements(r, a, class, target.phrasing) {
                 out.push(Opt {
                     rule: k,
                     item,

@@ -17,7 +17,7 @@ use super::candidate::Target;
 use super::node::{self, action, and, call, compare, detector, matches, named_arg, not, text};
 use super::rng::Rng;
 use crate::digest::REPEATED_EFFECT;
-use crate::fragments::rule_messages;
+use crate::fragments::Phrasing;
 use crate::manifest::FailureClass;
 
 /// One library rule: where it fires, what it keys on, how to build it.
@@ -199,9 +199,9 @@ pub fn keys_on(c: &Cond, key: &str) -> bool {
     }
 }
 
-fn message(class: FailureClass, rng: &mut Rng) -> ValueKind {
-    let msgs = rule_messages(class);
-    text(rng.pick(msgs).copied().unwrap_or("Think, then act."))
+fn message(phrasing: Phrasing, class: FailureClass, rng: &mut Rng) -> ValueKind {
+    let msgs = phrasing.rule_messages(class);
+    text(rng.pick(&msgs).copied().unwrap_or("Think, then act."))
 }
 
 fn with_fallback(mut a: Action, fallback: Action) -> Action {
@@ -224,7 +224,7 @@ pub fn effective(h: &Harness, section: &str, field: &str) -> Option<f64> {
         .and_then(|l| l.num())
 }
 
-fn repair_call(_h: &Harness, _target: &Target, rng: &mut Rng) -> Option<Rule> {
+fn repair_call(_h: &Harness, target: &Target, rng: &mut Rng) -> Option<Rule> {
     // `extract_action` is the usual fix for small models; the others are worth a try.
     let strategy = if rng.chance(0.6) {
         "extract_action"
@@ -235,7 +235,7 @@ fn repair_call(_h: &Harness, _target: &Target, rng: &mut Rng) -> Option<Rule> {
     let reprompt = action(
         "reprompt",
         vec![],
-        Some(message(FailureClass::MalformedCall, rng)),
+        Some(message(target.phrasing, FailureClass::MalformedCall, rng)),
     );
     Some(node::rule(
         "after_model",
@@ -245,7 +245,7 @@ fn repair_call(_h: &Harness, _target: &Target, rng: &mut Rng) -> Option<Rule> {
     ))
 }
 
-fn anti_loop(_h: &Harness, _target: &Target, rng: &mut Rng) -> Option<Rule> {
+fn anti_loop(_h: &Harness, target: &Target, rng: &mut Rng) -> Option<Rule> {
     let window = rng.between(3, 6);
     let count = rng.between(2, window.min(4));
     let when = detector(
@@ -255,7 +255,11 @@ fn anti_loop(_h: &Harness, _target: &Target, rng: &mut Rng) -> Option<Rule> {
             named_arg("count", int(count)),
         ],
     );
-    let hint = action("inject", vec![], Some(message(FailureClass::Loop, rng)));
+    let hint = action(
+        "inject",
+        vec![],
+        Some(message(target.phrasing, FailureClass::Loop, rng)),
+    );
     Some(node::rule("before_tool", None, Some(when), vec![hint]))
 }
 
@@ -276,6 +280,7 @@ fn send_once(h: &Harness, target: &Target, rng: &mut Rng) -> Option<Rule> {
     let tools = repeatable_tools(h);
     let effects = Target {
         class: target.class,
+        phrasing: target.phrasing,
         evidence: target
             .evidence
             .iter()
@@ -298,7 +303,11 @@ fn send_once(h: &Harness, target: &Target, rng: &mut Rng) -> Option<Rule> {
             vec![named_arg("window", int(window)), named_arg("count", int(2))],
         ),
     ]);
-    let guard = action("block", vec![], Some(message(FailureClass::Loop, rng)));
+    let guard = action(
+        "block",
+        vec![],
+        Some(message(target.phrasing, FailureClass::Loop, rng)),
+    );
     Some(node::rule("before_tool", None, Some(when), vec![guard]))
 }
 
@@ -307,7 +316,7 @@ fn backoff(rng: &mut Rng) -> ValueKind {
     to_value(NumKind::Duration, ms)
 }
 
-fn retry_errors(_h: &Harness, _target: &Target, rng: &mut Rng) -> Option<Rule> {
+fn retry_errors(_h: &Harness, target: &Target, rng: &mut Rng) -> Option<Rule> {
     let retry = action(
         "retry",
         vec![
@@ -319,7 +328,11 @@ fn retry_errors(_h: &Harness, _target: &Target, rng: &mut Rng) -> Option<Rule> {
     let tell = action(
         "inject",
         vec![],
-        Some(message(FailureClass::ToolErrorIgnored, rng)),
+        Some(message(
+            target.phrasing,
+            FailureClass::ToolErrorIgnored,
+            rng,
+        )),
     );
     Some(node::rule(
         "after_tool",
@@ -346,7 +359,7 @@ fn retry_timeouts(_h: &Harness, _target: &Target, rng: &mut Rng) -> Option<Rule>
     ))
 }
 
-fn finish_soon(h: &Harness, _target: &Target, rng: &mut Rng) -> Option<Rule> {
+fn finish_soon(h: &Harness, target: &Target, rng: &mut Rng) -> Option<Rule> {
     let max_steps = effective(h, "loop", "max_steps")?;
     let frac = *rng.pick(&[0.6, 0.7, 0.8])?;
     let n = (max_steps * frac).round().clamp(1.0, max_steps.max(1.0)) as i64;
@@ -354,7 +367,7 @@ fn finish_soon(h: &Harness, _target: &Target, rng: &mut Rng) -> Option<Rule> {
     let hint = action(
         "inject",
         vec![],
-        Some(message(FailureClass::StepBudget, rng)),
+        Some(message(target.phrasing, FailureClass::StepBudget, rng)),
     );
     Some(node::rule("step_start", None, Some(when), vec![hint]))
 }
@@ -384,7 +397,7 @@ fn has_verifying_tool(h: &Harness) -> bool {
     })
 }
 
-fn check_before_finish(h: &Harness, _target: &Target, rng: &mut Rng) -> Option<Rule> {
+fn check_before_finish(h: &Harness, target: &Target, rng: &mut Rng) -> Option<Rule> {
     let finish = finish_tool(h)?;
     // `verified` is never true without a tool marked `verifies = true`: blocking on it
     // would block every finish. Without one, only an early finish is blocked.
@@ -398,7 +411,7 @@ fn check_before_finish(h: &Harness, _target: &Target, rng: &mut Rng) -> Option<R
     let block = action(
         "block",
         vec![],
-        Some(message(FailureClass::PrematureFinish, rng)),
+        Some(message(target.phrasing, FailureClass::PrematureFinish, rng)),
     );
     Some(node::rule(
         "before_tool",
@@ -431,7 +444,7 @@ fn compact_context(h: &Harness, _target: &Target, rng: &mut Rng) -> Option<Rule>
     ))
 }
 
-fn admissible_hint(_h: &Harness, _target: &Target, rng: &mut Rng) -> Option<Rule> {
+fn admissible_hint(_h: &Harness, target: &Target, rng: &mut Rng) -> Option<Rule> {
     let when = matches(
         "observation",
         "(?i)(nothing happens|not possible|invalid|unknown action|can't|cannot)",
@@ -439,7 +452,7 @@ fn admissible_hint(_h: &Harness, _target: &Target, rng: &mut Rng) -> Option<Rule
     let hint = action(
         "inject",
         vec![],
-        Some(message(FailureClass::WrongAction, rng)),
+        Some(message(target.phrasing, FailureClass::WrongAction, rng)),
     );
     Some(node::rule("after_tool", None, Some(when), vec![hint]))
 }

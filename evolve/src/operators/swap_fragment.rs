@@ -10,7 +10,7 @@ use harnessx_syntax::{File, Item, StrStyle};
 use super::candidate::{Candidate, Edit, Target};
 use super::node::{self, is_frozen};
 use super::rng::Rng;
-use crate::fragments::{all_prompt_fragments, fragment_class, prompt_fragments};
+use crate::fragments::fragment_class;
 use crate::manifest::{ChangeKind, FailureClass, OperatorId};
 
 /// The prompt this operator edits.
@@ -45,9 +45,11 @@ fn options(file: &File, target: &Target) -> Vec<Op> {
     let present = |f: &str| lines.iter().any(|l| l.trim() == f);
     let class = target.class();
     let wanted: Vec<(FailureClass, &'static str)> = if class == FailureClass::Unknown {
-        all_prompt_fragments().collect()
+        target.phrasing.all_prompt_fragments().collect()
     } else {
-        prompt_fragments(class)
+        target
+            .phrasing
+            .prompt_fragments(class)
             .iter()
             .map(|f| (class, *f))
             .collect()

@@ -126,6 +126,19 @@ impl RealArm {
         }
     }
 
+    /// A short name for a table column or a plot legend.
+    pub fn short(self) -> &'static str {
+        match self {
+            RealArm::Seed => "seed",
+            RealArm::RandomPolicy => "random action (floor)",
+            RealArm::RandomSearch => "random search",
+            RealArm::PromptOnly => "prompt-only",
+            RealArm::Aegis => "AEGIS",
+            RealArm::AegisProposer => "AEGIS + proposer",
+            RealArm::Expert => "expert (oracle)",
+        }
+    }
+
     pub fn parse(s: &str) -> Result<RealArm, String> {
         RealArm::ALL
             .into_iter()
@@ -136,8 +149,19 @@ impl RealArm {
             })
     }
 
+    /// The model a non-evolving arm plays with instead of the benchmark's model: the
+    /// random admissible-action policy for the floor, `noisy:1.0` (the environment's
+    /// expert call at every step) for the expert; `None` for the arms that use the model.
+    pub fn fixed_model(self) -> Option<ModelSpec> {
+        match self {
+            RealArm::RandomPolicy => Some(ModelSpec::RandomPolicy),
+            RealArm::Expert => Some(ModelSpec::Noisy(1.0)),
+            _ => None,
+        }
+    }
+
     /// The evolution loop's arm, for the arms that evolve.
-    fn loop_arm(self) -> Option<Arm> {
+    pub fn loop_arm(self) -> Option<Arm> {
         match self {
             RealArm::RandomSearch => Some(Arm::Random),
             RealArm::PromptOnly => Some(Arm::PromptOnly),
@@ -307,6 +331,7 @@ pub fn run(a: &RealBenchArgs, log: &mut dyn FnMut(&str)) -> Result<RealBenchRun,
             min_class_episodes: 2,
             epsilon: 0.1,
             proposer: proposer.then(|| ProposerConfig::new(spec.clone())),
+            phrasing: Default::default(),
         };
         let (pairs, split) = held_out_pairs(&base(1, false));
         let mut arms = Vec::new();
@@ -326,11 +351,7 @@ pub fn run(a: &RealBenchArgs, log: &mut dyn FnMut(&str)) -> Result<RealBenchRun,
                 ));
                 let result = match arm.loop_arm() {
                     None => {
-                        let arm_model = match arm {
-                            RealArm::RandomPolicy => ModelSpec::RandomPolicy,
-                            RealArm::Expert => ModelSpec::Noisy(1.0),
-                            _ => model.clone(),
-                        };
+                        let arm_model = arm.fixed_model().unwrap_or_else(|| model.clone());
                         let (outcomes, tokens) =
                             held_out(&seed_ir, &held_out_env, &arm_model, &pairs)?;
                         let rate = rate(&outcomes);

@@ -44,15 +44,7 @@ fn arm_title(a: &ArmResult) -> String {
 
 /// A short series name for the plot's legend.
 fn plot_label(a: &ArmResult) -> String {
-    let name = match a.arm {
-        RealArm::Seed => "seed",
-        RealArm::RandomPolicy => "random action (floor)",
-        RealArm::RandomSearch => "random search",
-        RealArm::PromptOnly => "prompt-only",
-        RealArm::Aegis => "AEGIS",
-        RealArm::AegisProposer => "AEGIS + proposer",
-        RealArm::Expert => "expert",
-    };
+    let name = a.arm.short();
     match a.seed {
         Some(s) if s > 1 => format!("{name} ({s})"),
         _ => name.to_string(),

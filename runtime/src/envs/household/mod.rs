@@ -6,6 +6,9 @@
 //! [`Household::tools`]) and every observation lists the valid ones as canonical call
 //! texts. The episode ends, successfully, as soon as the goal holds; `finish()` ends it
 //! early (a give-up — the goal cannot hold by then, or the episode would have ended).
+//! [`Household::without_finish`] (environment `household_no_finish`, an ablation of the
+//! evolution benchmark) has no `finish` at all: an episode ends when the goal holds or the
+//! harness's steps run out, and a `finish` call is an unknown tool.
 //!
 //! # Failures
 //!
@@ -60,6 +63,8 @@ pub struct Household {
     goal: Goal,
     done: bool,
     success: bool,
+    /// Whether the `finish` tool exists.
+    finish: bool,
 }
 
 impl Default for Household {
@@ -78,6 +83,15 @@ impl Household {
             goal,
             done: false,
             success: false,
+            finish: true,
+        }
+    }
+
+    /// The same world without the `finish` tool.
+    pub fn without_finish() -> Self {
+        Household {
+            finish: false,
+            ..Self::new()
         }
     }
 
@@ -111,7 +125,9 @@ impl Household {
             .into_iter()
             .map(|a| a.text(&self.world))
             .collect();
-        out.push("finish()".into());
+        if self.finish {
+            out.push("finish()".into());
+        }
         // A per-episode order, so the position of an action tells a model nothing.
         // (The sort is stable, so even a hash tie keeps a fixed order.)
         out.sort_by_cached_key(|a| crate::rng::hash_str(self.seed, a));
@@ -159,6 +175,7 @@ impl Env for Household {
             goal,
             done: false,
             success: false,
+            finish: self.finish,
         };
         let room = self.world.apply(world::Action::Look);
         self.observe(format!("{room}\n\nYour task is to: {}", self.goal.text()))
@@ -167,6 +184,9 @@ impl Env for Household {
     fn step(&mut self, call: &ToolCall) -> StepOutcome {
         if self.done {
             return self.reject("the episode is over");
+        }
+        if call.tool == "finish" && !self.finish {
+            return self.reject("there is no tool `finish`; the episode ends when the goal holds");
         }
         if call.tool == "finish" {
             self.done = true;
@@ -196,18 +216,23 @@ impl Env for Household {
     }
 
     fn tools(&self) -> Vec<ToolSpec> {
-        tools()
+        let mut t = tools();
+        if !self.finish {
+            t.retain(|t| t.name != "finish");
+        }
+        t
     }
 
     fn expert(&self) -> Option<ToolCall> {
         if self.done {
             return None;
         }
-        let call = match expert::next_action(&self.world, &self.goal) {
-            Some(a) => a.to_call(&self.world),
-            None => ToolCall::new("finish"),
-        };
-        Some(call)
+        match expert::next_action(&self.world, &self.goal) {
+            Some(a) => Some(a.to_call(&self.world)),
+            None if self.finish => Some(ToolCall::new("finish")),
+            // Nothing to do and no way to stop: the steps run out.
+            None => None,
+        }
     }
 }
 
