@@ -12,7 +12,9 @@ use serde::{Deserialize, Serialize};
 use crate::digest::{Evidence, FailureCatalog};
 use crate::fragments::Phrasing;
 use crate::gate::GateConfig;
-use crate::ledger::{load_json, save_json, Budget, Cost, Ledgers};
+use harnessx_runtime::fsutil::write_atomic_durable;
+
+use crate::ledger::{load_json, Budget, Cost, Ledgers};
 use crate::manifest::{FailureClass, Manifest};
 use crate::planner::Bandit;
 use crate::proposer::{ProposerConfig, ProposerStats};
@@ -154,15 +156,31 @@ impl Checkpoint {
         dir.join(FILE)
     }
 
+    /// Writes the checkpoint atomically and durably: a temporary file, flushed, renamed
+    /// over `checkpoint.json`, then the directory flushed. A run killed or out of disk
+    /// space at any instant leaves the previous checkpoint whole (and at most a stale
+    /// temporary file, removed by the next start or resume).
     pub fn save(&self, dir: &Path) -> Result<(), String> {
-        save_json(&Self::path(dir), self)
-            .map_err(|e| format!("`{}`: cannot write: {e}", Self::path(dir).display()))
+        let path = Self::path(dir);
+        let mut text = serde_json::to_string_pretty(self)
+            .map_err(|e| format!("`{}`: cannot write: {e}", path.display()))?;
+        text.push('\n');
+        write_atomic_durable(&path, text.as_bytes())
+            .map_err(|e| format!("`{}`: cannot write: {e}", path.display()))
     }
 
     /// The checkpoint in `dir`, or a clear reason why there is none usable.
     pub fn load(dir: &Path) -> Result<Checkpoint, String> {
         let path = Self::path(dir);
         let cp: Checkpoint = load_json(&path).map_err(|e| match e.kind() {
+            // `seed.harness` is written before the seed's evaluation, the checkpoint after.
+            std::io::ErrorKind::NotFound if dir.join("seed.harness").is_file() => format!(
+                "`{}`: no checkpoint yet: the run was stopped while evaluating the seed \
+                 harness, before its first checkpoint; start it again with `harnessx evolve \
+                 ... --out {}`",
+                path.display(),
+                dir.display()
+            ),
             std::io::ErrorKind::NotFound => format!(
                 "`{}`: no checkpoint here; is this the --out directory of `harnessx evolve`?",
                 path.display()

@@ -167,6 +167,7 @@ pub fn start_as(
     }
     let ir = static_check(&cfg.seed_source).map_err(|e| format!("{}: {e}", cfg.file))?;
     let canonical = print(&parse(&cfg.seed_source).file);
+    prepare_out(&opts.out)?;
     write_text(&opts.out, "seed.harness", &canonical)?;
 
     let pairs = train_pairs(&cfg);
@@ -198,8 +199,25 @@ pub fn start_as(
 /// Carries on the run in `opts.out` from its last checkpoint.
 pub fn resume(opts: &Options, obs: &mut dyn Observer) -> Result<Checkpoint, String> {
     let cp = Checkpoint::load(&opts.out)?;
+    prepare_out(&opts.out)?;
     let model = cp.config.model_spec()?;
     drive(cp, None, &model, opts, Arm::Aegis, obs)
+}
+
+/// Makes the output directory ready before any work: it exists, a file can be created in
+/// it (a read-only directory is a clear error now, not after an evaluation whose result
+/// would have nowhere to go), and the temporary files of a run killed mid-write are gone.
+fn prepare_out(out: &Path) -> Result<(), String> {
+    use harnessx_runtime::fsutil::{check_writable, remove_stale_temps};
+    std::fs::create_dir_all(out).map_err(|e| format!("`{}`: cannot create: {e}", out.display()))?;
+    check_writable(out).map_err(|e| format!("`{}`: cannot write here: {e}", out.display()))?;
+    remove_stale_temps(out, true).map_err(|e| {
+        format!(
+            "`{}`: cannot remove the temporary files of an interrupted run: {e}",
+            out.display()
+        )
+    })?;
+    Ok(())
 }
 
 fn drive(
@@ -250,8 +268,11 @@ fn drive(
     if cp.final_result.is_none() {
         obs.step("evaluating seed and best on the held-out split");
         cp.final_result = Some(final_eval(&cp, model, parent_eval.as_ref(), opts)?);
-        save_all(&cp, model, &opts.out)?;
     }
+    // Always, even when the checkpoint was already final: a run killed between writing
+    // its checkpoint and the files derived from it (lineage, ledgers, best harness,
+    // result) gets them written now, so every finished run has all of them.
+    save_all(&cp, model, &opts.out)?;
     Ok(cp)
 }
 

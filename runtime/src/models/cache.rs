@@ -88,6 +88,7 @@ impl<'a> CachingModel<'a> {
         }
         fs::create_dir_all(&dir)
             .map_err(|e| format!("cache directory `{}`: {e}", dir.display()))?;
+        clean_once(&dir);
         match read_model_id(&dir)? {
             Some(id) if id != model_id => {
                 return Err(format!(
@@ -196,6 +197,25 @@ impl Model for CachingModel<'_> {
         self.inner
             .as_ref()
             .map_or_else(super::Retries::default, |m| m.retries())
+    }
+}
+
+/// Removes the temporary files a killed recorder left in `dir`, once per directory and
+/// process (a model is built per episode; the directory is scanned only the first time).
+/// Best effort: a leftover costs only disk space, never a wrong answer, since entries are
+/// looked up by their final names.
+fn clean_once(dir: &Path) {
+    use std::collections::HashSet;
+    use std::sync::{Mutex, OnceLock};
+    static CLEANED: OnceLock<Mutex<HashSet<PathBuf>>> = OnceLock::new();
+    let key = fs::canonicalize(dir).unwrap_or_else(|_| dir.to_path_buf());
+    let first = CLEANED
+        .get_or_init(Default::default)
+        .lock()
+        .map(|mut set| set.insert(key))
+        .unwrap_or(false);
+    if first {
+        let _ = crate::fsutil::remove_stale_temps(dir, false);
     }
 }
 
