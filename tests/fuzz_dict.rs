@@ -1,0 +1,198 @@
+//! The fuzzer's dictionary (`fuzz/front_end.dict`), generated: the keywords from the
+//! grammar (`grammar/src/harness.pest`), every name the language knows from
+//! `harnessx_compiler::schema` (sections, fields, hooks, detectors, metrics, subjects,
+//! actions and their arguments, variants, parameter types, template variables,
+//! annotations), and the punctuation and literal forms of the lexical syntax. libFuzzer
+//! splices these into inputs, which gets mutations past "unknown name" errors and into the
+//! checker's deeper stages far sooner than byte flips would.
+//!
+//! `tests/tests/fuzz_corpus.rs` fails when the committed file differs from
+//! [`dictionary`]; `UPDATE_DOCS=1` rewrites it.
+
+use std::collections::BTreeSet;
+
+use harnessx_compiler::schema;
+
+/// The grammar, for its keyword rule.
+const GRAMMAR: &str = include_str!("../grammar/src/harness.pest");
+
+/// The keywords of the grammar's `keyword` rule, in the order written there.
+pub fn keywords() -> Vec<String> {
+    let start = GRAMMAR
+        .find("\nkeyword ")
+        .expect("harness.pest has a `keyword` rule");
+    let rule = &GRAMMAR[start..];
+    let end = rule
+        .find("~ !ident_char")
+        .expect("the rule ends in `~ !ident_char`");
+    rule[..end]
+        .split('"')
+        .skip(1)
+        .step_by(2)
+        .map(str::to_string)
+        .collect()
+}
+
+/// Punctuation and literal forms from docs/LANGUAGE.md §1 (lexical syntax).
+const LEXICAL: &[&str] = &[
+    "{",
+    "}",
+    "(",
+    ")",
+    "[",
+    "]",
+    ",",
+    ":",
+    "=",
+    "==",
+    "!=",
+    "<",
+    "<=",
+    ">",
+    ">=",
+    "?",
+    "..",
+    ".",
+    "#",
+    "@",
+    "\"",
+    "\"\"\"",
+    "\\\"",
+    "\\\\",
+    "\\n",
+    "\\t",
+    "\\r",
+    "\\u{",
+    "{{",
+    "}}",
+    "ms",
+    "s",
+    "m",
+    " tokens",
+    "1e9",
+    "-1",
+    "0.5",
+    "9223372036854775808",
+    "\n",
+    "\r\n",
+];
+
+/// One dictionary entry, quoted as libFuzzer reads it: printable ASCII as is (but `"` and
+/// `\`), anything else as `\xNN` bytes.
+fn quote(token: &str) -> String {
+    let mut out = String::from("\"");
+    for b in token.bytes() {
+        match b {
+            b'"' | b'\\' => {
+                out.push('\\');
+                out.push(b as char);
+            }
+            b' '..=b'~' => out.push(b as char),
+            _ => out.push_str(&format!("\\x{b:02x}")),
+        }
+    }
+    out.push('"');
+    out
+}
+
+/// The whole dictionary file.
+pub fn dictionary() -> String {
+    let mut groups: Vec<(&str, Vec<String>)> = Vec::new();
+    let owned = |items: &[&str]| items.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+    groups.push(("keywords (grammar/src/harness.pest)", keywords()));
+    let mut sections = Vec::new();
+    for s in schema::SECTIONS {
+        sections.push(s.name.to_string());
+        sections.extend(s.fields.iter().map(|f| f.name.to_string()));
+    }
+    sections.extend(schema::TOOL_OPTIONS.iter().map(|f| f.name.to_string()));
+    groups.push(("sections, their fields, tool options", sections));
+    groups.push((
+        "hooks",
+        schema::HookSet::ALL
+            .iter()
+            .map(|h| h.as_str().to_string())
+            .collect(),
+    ));
+    let mut conditions: Vec<String> = Vec::new();
+    conditions.extend(schema::DETECTORS.iter().map(|d| d.name.to_string()));
+    conditions.extend(
+        schema::REPEATED_ACTION_ARGS
+            .iter()
+            .map(|a| a.name.to_string()),
+    );
+    conditions.extend(schema::METRICS.iter().map(|m| m.name.to_string()));
+    conditions.extend(schema::SUBJECTS.iter().map(|s| s.name.to_string()));
+    groups.push(("detectors, their arguments, metrics, subjects", conditions));
+    let mut actions = Vec::new();
+    for a in schema::ACTIONS {
+        actions.push(a.name.to_string());
+        actions.extend(a.args.iter().map(|arg| arg.name.to_string()));
+    }
+    groups.push(("actions and their arguments", actions));
+    let mut variants = Vec::new();
+    for list in [
+        schema::STRATEGIES,
+        schema::DECODINGS,
+        schema::OFFERS,
+        schema::COMPACTIONS,
+        schema::COMPACT_STRATEGIES,
+        schema::REPAIR_STRATEGIES,
+        schema::PIN_REFS,
+    ] {
+        variants.extend(owned(list));
+    }
+    groups.push(("variants and pin references", variants));
+    groups.push(("parameter types", owned(schema::PARAM_TYPES)));
+    groups.push((
+        "template variables",
+        schema::TEMPLATE_VARS
+            .iter()
+            .map(|v| format!("{{{{{}}}}}", v.name))
+            .collect(),
+    ));
+    let mut annotations = Vec::new();
+    for a in schema::ANNOTATIONS {
+        annotations.push(format!("@{}", a.name));
+        annotations.extend(owned(a.args));
+    }
+    groups.push(("annotations and their arguments", annotations));
+    groups.push(("punctuation and literal forms", owned(LEXICAL)));
+
+    let mut out = String::from(
+        "# The fuzzer's dictionary, generated by tests/fuzz_dict.rs from the grammar and\n\
+         # compiler/src/schema.rs. Do not edit: `UPDATE_DOCS=1 cargo test -p harnessx-tests\n\
+         # --test fuzz_corpus` rewrites it.\n",
+    );
+    let mut seen = BTreeSet::new();
+    for (title, tokens) in groups {
+        out.push_str(&format!("\n# {title}\n"));
+        for t in tokens {
+            if seen.insert(t.clone()) {
+                out.push_str(&quote(&t));
+                out.push('\n');
+            }
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn keywords_come_from_the_grammar() {
+        let kw = keywords();
+        assert_eq!(kw.first().map(String::as_str), Some("harness"));
+        assert!(kw.contains(&"otherwise".to_string()));
+        assert_eq!(kw.len(), 15, "{kw:?}");
+    }
+
+    #[test]
+    fn entries_are_quoted_for_libfuzzer() {
+        assert_eq!(quote("a\"b\\c"), "\"a\\\"b\\\\c\"");
+        assert_eq!(quote("\n"), "\"\\x0a\"");
+        assert_eq!(quote("é"), "\"\\xc3\\xa9\"");
+    }
+}
