@@ -835,8 +835,8 @@ fn a_cached_model_run_killed_twenty_times_resumes_to_the_same_result() {
     eprintln!(
         "cached spec: {landed} kill -9 moments over {runs} killed run(s) ({total} prompts, \
          uninterrupted run {:.2} s): every resumed run ended with the uninterrupted run's \
-         files (latency fields left out); prompts answered twice: {twice_total}, each one in \
-         flight at a kill",
+         files (latency fields left out); prompts answered twice: {twice_total} (at most one \
+         per kill)",
         whole.as_secs_f64()
     );
     drop(server);

@@ -7,13 +7,12 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
+use harnessx_runtime::fsutil::write_atomic_durable;
 use serde::{Deserialize, Serialize};
 
 use crate::digest::{Evidence, FailureCatalog};
 use crate::fragments::Phrasing;
 use crate::gate::GateConfig;
-use harnessx_runtime::fsutil::write_atomic_durable;
-
 use crate::ledger::{load_json, Budget, Cost, Ledgers};
 use crate::manifest::{FailureClass, Manifest};
 use crate::planner::Bandit;
