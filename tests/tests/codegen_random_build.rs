@@ -23,6 +23,7 @@
 //! dependencies are built once into the build driver's cache (`target/harnessx-cache`,
 //! shared with `compiler/tests/codegen_build.rs`). docs/TESTING.md.
 
+use std::collections::BTreeSet;
 use std::path::Path;
 use std::process::Command;
 
@@ -30,6 +31,8 @@ use harnessx_compiler::build::{build, BuildOptions};
 use harnessx_compiler::check_source;
 use harnessx_compiler::codegen::tool_schemas;
 use harnessx_compiler::lower::{lower, Ir};
+use harnessx_compiler::schema::ACTIONS;
+use harnessx_runtime::ir::Hook;
 use harnessx_runtime::template::render;
 use harnessx_tests::random_harness::random_harness;
 use serde_json::Value;
@@ -58,24 +61,53 @@ fn run(binary: &Path, args: &[&str]) -> String {
     String::from_utf8(out.stdout).expect("utf-8 output")
 }
 
+/// The batch the build test compiles: each source with its IR.
+fn batch() -> Vec<(String, Ir)> {
+    let base = base_seed();
+    (0..HARNESSES)
+        .map(|i| {
+            let seed = base.wrapping_add(i);
+            // Distinct names: two harnesses with the same name and content would be one module.
+            let src = random_harness(seed, &format!("random_{i}"));
+            let out = check_source(&src);
+            assert!(
+                !out.has_errors(),
+                "generator bug: seed {seed} does not check:\n{src}\n{:#?}",
+                out.diagnostics
+            );
+            let ir =
+                lower(&out.file).unwrap_or_else(|d| panic!("seed {seed} does not lower: {d:?}"));
+            (src, ir)
+        })
+        .collect()
+}
+
+/// The generator itself, without cargo: the batch covers every hook and action (so the
+/// build below proves something about each of them), and its harnesses all differ.
+#[test]
+fn the_batch_covers_the_language() {
+    let batch = batch();
+    let all: String = batch.iter().map(|(src, _)| src.as_str()).collect();
+    for hook in Hook::ALL {
+        assert!(all.contains(&format!("on {}", hook.as_str())), "{hook:?}");
+    }
+    for action in ACTIONS {
+        assert!(
+            all.contains(&format!("    {}", action.name)),
+            "{}",
+            action.name
+        );
+    }
+    assert!(all.contains("\"\"\""), "a triple-quoted prompt");
+    assert!(all.contains("enum("), "an enum parameter");
+    let hashes: BTreeSet<String> = batch.iter().map(|(_, ir)| ir.hash()).collect();
+    assert_eq!(hashes.len(), HARNESSES as usize, "50 different harnesses");
+}
+
 #[test]
 #[ignore = "a cargo build of 50 modules; .ci/run runs it on its own"]
 fn fifty_random_hostile_harnesses_build_in_one_crate_and_keep_every_string() {
-    let base = base_seed();
-    let mut irs: Vec<Ir> = Vec::new();
-    for i in 0..HARNESSES {
-        let seed = base.wrapping_add(i);
-        // Distinct names: two harnesses with the same name and content would be one module.
-        let src = random_harness(seed, &format!("random_{i}"));
-        let out = check_source(&src);
-        assert!(
-            !out.has_errors(),
-            "generator bug: seed {seed} does not check:\n{src}\n{:#?}",
-            out.diagnostics
-        );
-        let ir = lower(&out.file).unwrap_or_else(|d| panic!("seed {seed} does not lower: {d:?}"));
-        irs.push(ir);
-    }
+    let irs: Vec<Ir> = batch().into_iter().map(|(_, ir)| ir).collect();
 
     let built = build(&irs, &BuildOptions::default()).unwrap_or_else(|e| panic!("{e}"));
     eprintln!(
@@ -84,7 +116,7 @@ fn fifty_random_hostile_harnesses_build_in_one_crate_and_keep_every_string() {
         built.cargo_time.as_secs_f64(),
         built.krate.dir.display()
     );
-    assert_eq!(built.krate.modules.len(), irs.len());
+    assert_eq!(built.krate.modules.len(), HARNESSES as usize);
     assert!(
         !built.cargo_stderr.contains("warning"),
         "the generated crate compiles with warnings:\n{}",
@@ -92,7 +124,7 @@ fn fifty_random_hostile_harnesses_build_in_one_crate_and_keep_every_string() {
     );
 
     let selftest = run(&built.binary, &["selftest"]);
-    assert!(selftest.starts_with("ok:"), "{selftest}");
+    assert_eq!(selftest, format!("ok: {HARNESSES} harnesses\n"));
 
     let dump: Value = serde_json::from_str(&run(&built.binary, &["dump"])).expect("dump is JSON");
     let entries = dump.as_array().expect("an array");
@@ -113,5 +145,9 @@ fn fifty_random_hostile_harnesses_build_in_one_crate_and_keep_every_string() {
             assert_eq!(got["name"], p.name.as_str());
             assert_eq!(got["text"], expected.as_str(), "{}: {}", ir.name, p.name);
         }
+        // Through the binary's own argument handling and standard output too.
+        let system = run(&built.binary, &["render", &hash, "system"]);
+        let expected = render(&ir.prompts[0].template, |v| format!("<{}>", v.path()));
+        assert_eq!(system, expected, "{}: render system", ir.name);
     }
 }
