@@ -25,7 +25,7 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
-use common::{scratch, text};
+use common::{scratch, snapshot, temp_files, text};
 
 const ARGS: [&str; 18] = [
     "--model",
@@ -89,33 +89,6 @@ fn resume(out: &Path, fsize_kib: Option<u64>, extra: &[&str]) -> Output {
     let mut args = vec!["resume", &*out, "--workers", "2"];
     args.extend_from_slice(extra);
     harnessx(&args, None, fsize_kib)
-}
-
-fn snapshot(dir: &Path) -> BTreeMap<String, Vec<u8>> {
-    fn walk(root: &Path, dir: &Path, out: &mut BTreeMap<String, Vec<u8>>) {
-        for e in std::fs::read_dir(dir).expect("read dir") {
-            let p = e.expect("entry").path();
-            if p.is_dir() {
-                walk(root, &p, out);
-            } else {
-                let rel = p.strip_prefix(root).expect("under root");
-                out.insert(
-                    rel.to_string_lossy().into_owned(),
-                    std::fs::read(&p).expect("read"),
-                );
-            }
-        }
-    }
-    let mut out = BTreeMap::new();
-    walk(dir, dir, &mut out);
-    out
-}
-
-fn temp_files(dir: &Path) -> Vec<String> {
-    snapshot(dir)
-        .into_keys()
-        .filter(|k| k.ends_with(".tmp"))
-        .collect()
 }
 
 /// The files of an uninterrupted run with [`ARGS`] (computed once per test).

@@ -25,7 +25,7 @@ use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use common::scratch;
+use common::{scratch, snapshot, temp_files};
 
 fn household() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples/household.harness")
@@ -84,27 +84,6 @@ fn run_to_end(cwd: &Path, file: &Path, args: &[&str], out: &str) -> Duration {
         .expect("wait for harnessx");
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     started.elapsed()
-}
-
-/// Every file under `dir`, by path relative to it.
-fn snapshot(dir: &Path) -> BTreeMap<String, Vec<u8>> {
-    fn walk(root: &Path, dir: &Path, out: &mut BTreeMap<String, Vec<u8>>) {
-        for e in std::fs::read_dir(dir).expect("read dir") {
-            let p = e.expect("dir entry").path();
-            if p.is_dir() {
-                walk(root, &p, out);
-            } else {
-                let rel = p.strip_prefix(root).expect("under root");
-                out.insert(
-                    rel.to_string_lossy().into_owned(),
-                    std::fs::read(&p).expect("read"),
-                );
-            }
-        }
-    }
-    let mut out = BTreeMap::new();
-    walk(dir, dir, &mut out);
-    out
 }
 
 /// Panics with the files that differ (and the first differing line of each) unless the
@@ -279,18 +258,6 @@ fn killed_run(cwd: &Path, file: &Path, args: &[&str], out: &str, moments: &[Mome
     }
     run_to_end(cwd, file, args, out);
     landed
-}
-
-/// Temporary files of `write_atomic` anywhere under `dir`.
-fn temp_files(dir: &Path) -> Vec<String> {
-    snapshot(dir)
-        .into_keys()
-        .filter(|k| {
-            Path::new(k)
-                .file_name()
-                .is_some_and(|n| n.to_string_lossy().ends_with(".tmp"))
-        })
-        .collect()
 }
 
 /// The moments of `n` kills: alternately a random delay within `[lo, hi)` of the
