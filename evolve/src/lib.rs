@@ -52,7 +52,8 @@
 //! 9. `round`;
 //! 10. `run`, `progress`;
 //! 11. `arms`, `report`, `export`;
-//! 12. `bench`, `realbench`, `review`.
+//! 12. `realbench`, `review`;
+//! 13. `bench` (its real-model arm table is `realbench`'s).
 
 pub mod arms;
 pub mod bench;

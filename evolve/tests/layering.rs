@@ -16,7 +16,8 @@ const LAYERS: &[&[&str]] = &[
     &["round"],
     &["run", "progress"],
     &["arms", "report", "export"],
-    &["bench", "realbench", "review"],
+    &["realbench", "review"],
+    &["bench"],
 ];
 
 fn layer(module: &str) -> Option<usize> {
