@@ -6,6 +6,7 @@ use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use harnessx_evolve::checkpoint::{Checkpoint, Config};
+use harnessx_evolve::error::RunError;
 use harnessx_evolve::gate::{GateConfig, GateMode, Test};
 use harnessx_evolve::ledger::Cost;
 use harnessx_evolve::progress::Bars;
@@ -175,7 +176,7 @@ pub fn resume(dir: &Path, workers_opt: Option<usize>, traces: bool, color: bool)
 /// Prints the outcome: the diff, the run's summary, `model_line` (which model and where it
 /// came from, for a run started by this command) and the wall time.
 fn finish(
-    result: Result<Checkpoint, String>,
+    result: Result<Checkpoint, RunError>,
     out: &Path,
     started: Instant,
     model_line: Option<&str>,
@@ -183,9 +184,16 @@ fn finish(
 ) -> u8 {
     let cp = match result {
         Ok(cp) => cp,
+        // An output that cannot be written is an I/O error like any other file the CLI
+        // cannot write (status 2); the run itself failing is status 1.
         Err(e) => {
-            output::error(e, color);
-            return exit::FAILED;
+            let status = if e.is_output() {
+                exit::USAGE_OR_IO
+            } else {
+                exit::FAILED
+            };
+            output::error(e.message(), color);
+            return status;
         }
     };
     let simulated = cp.config.model_spec().is_ok_and(|m| m.is_simulated());

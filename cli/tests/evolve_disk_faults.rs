@@ -111,12 +111,16 @@ fn stopped_after_round_one(out: &Path) -> Vec<u8> {
     std::fs::read(out.join("checkpoint.json")).expect("a checkpoint after round 1")
 }
 
-/// The resume that met the fault: non-zero exit, no panic, an error naming a path under
+/// The resume that met the fault: exit status 2, no panic, an error naming a path under
 /// `out` and saying `why`; the checkpoint as it was, and no temporary file anywhere.
 fn assert_clean_failure(o: &Output, out: &Path, checkpoint: &[u8], why: &[&str]) {
     let err = text(&o.stderr);
     assert!(!o.status.success(), "the resume should fail: {err}");
-    assert_eq!(o.status.code(), Some(1), "an error, not a crash: {err}");
+    assert_eq!(
+        o.status.code(),
+        Some(2),
+        "an I/O error (status 2, as for any file the CLI cannot write), not a crash: {err}"
+    );
     assert!(!err.contains("panicked"), "{err}");
     assert!(
         err.contains(&*out.to_string_lossy()),

@@ -35,13 +35,14 @@
 //! - [`review`]: `harnessx review`, the static review site of a run (`DIR/review/`).
 //! - [`export`]: `harnessx export`, episodes as SFT or preference training data;
 //!   [`secrets`]: the values of secret-bearing variables, redacted from what is written.
+//!   [`error`]: a run's error, an unwritable output told apart from every other cause.
 //!
 //! # Layering
 //!
 //! Modules depend one way, from the bottom up; a module imports only modules of the
 //! layers below its own (tests included):
 //!
-//! 1. `manifest`, `stats`, `svg`, `traces`, `secrets` (no imports from this crate);
+//! 1. `manifest`, `stats`, `svg`, `traces`, `secrets`, `error` (no imports from this crate);
 //! 2. `ledger`, `fragments`;
 //! 3. `digest`, `gate`;
 //! 4. `operators`;
@@ -60,6 +61,7 @@ pub mod bench;
 pub mod checkpoint;
 pub mod digest;
 pub mod emit;
+pub mod error;
 pub mod export;
 pub mod fragments;
 pub mod gate;

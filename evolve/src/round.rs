@@ -9,6 +9,7 @@ use harnessx_syntax::parse;
 use crate::checkpoint::{CandidateRecord, Checkpoint, Config, RoundRecord};
 use crate::digest::{DigestConfig, FailureCatalog};
 use crate::emit::{shipped_source, unified_diff, write_text};
+use crate::error::RunError;
 use crate::fragments::Phrasing;
 use crate::gate::{
     build_generation, evaluate, evaluate_candidate, smoke_verdict, static_check, Eval, Judgement,
@@ -202,7 +203,11 @@ struct Entry {
 
 /// Runs round `cp.next_round`. `parent_eval` is the parent's train evaluation with
 /// traces; it is replaced by the shipped candidate's.
-pub fn run_round(cp: &mut Checkpoint, parent_eval: &mut Eval, ctx: &mut Ctx) -> Result<(), String> {
+pub fn run_round(
+    cp: &mut Checkpoint,
+    parent_eval: &mut Eval,
+    ctx: &mut Ctx,
+) -> Result<(), RunError> {
     run_round_as(cp, parent_eval, ctx, Arm::Aegis)
 }
 
@@ -213,7 +218,7 @@ pub fn run_round_as(
     parent_eval: &mut Eval,
     ctx: &mut Ctx,
     arm: Arm,
-) -> Result<(), String> {
+) -> Result<(), RunError> {
     let cfg: Config = cp.config.clone();
     let r = cp.next_round;
     ctx.observer.round_started(r, cfg.rounds);
@@ -463,9 +468,9 @@ pub fn run_round_as(
     if ctx.keep_traces {
         ctx.observer.step("writing traces");
         let parent = episodes_of(parent_eval);
-        write_kept(ctx.out, &cp.parent_id, &parent)?;
+        write_kept(ctx.out, &cp.parent_id, &parent).map_err(RunError::Output)?;
         for e in &entries {
-            write_kept(ctx.out, &e.record.id, &e.traces)?;
+            write_kept(ctx.out, &e.record.id, &e.traces).map_err(RunError::Output)?;
         }
     }
 
@@ -529,11 +534,12 @@ pub fn run_round_as(
                 &format!("{}.harness", cp.parent_id),
                 &format!("{}.harness", e.record.id),
             );
-            write_text(&dir, "harness.harness", &source)?;
-            write_text(&dir, "diff.patch", &diff)?;
+            write_text(&dir, "harness.harness", &source).map_err(RunError::Output)?;
+            write_text(&dir, "diff.patch", &diff).map_err(RunError::Output)?;
             let manifest =
                 serde_json::to_string_pretty(&cand.manifest).map_err(|e| e.to_string())?;
-            write_text(&dir, "manifest.json", &format!("{manifest}\n"))?;
+            write_text(&dir, "manifest.json", &format!("{manifest}\n"))
+                .map_err(RunError::Output)?;
             cp.parent_source = source;
             cp.parent_id = e.record.id.clone();
             record.shipped = Some(e.record.id.clone());
@@ -541,7 +547,7 @@ pub fn run_round_as(
         }
     }
     for (id, asked) in &transcripts {
-        write_transcript(ctx.out, id, asked)?;
+        write_transcript(ctx.out, id, asked).map_err(RunError::Output)?;
     }
     record.candidates = entries.into_iter().map(|e| e.record).collect();
     record.used = cp.budget.used;
@@ -557,7 +563,7 @@ pub fn run_round_as(
     }
     .render();
     write_landscape(&ctx.out.join("landscape.md"), r, &section)
-        .map_err(|e| format!("landscape.md: {e}"))?;
+        .map_err(|e| RunError::Output(format!("landscape.md: {e}")))?;
     if record.stopped.is_some() {
         cp.stopped.clone_from(&record.stopped);
     }

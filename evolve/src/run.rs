@@ -18,6 +18,7 @@ use harnessx_syntax::{parse, print};
 use crate::checkpoint::{Checkpoint, Config, Final, VERSION};
 use crate::digest::FailureCatalog;
 use crate::emit::{lineage, save_lineage, unified_diff, write_text};
+use crate::error::RunError;
 use crate::gate::{evaluate, static_check, Eval, Pair};
 use crate::ledger::used_of;
 use crate::ledger::{save_json, Budget, Ledgers};
@@ -131,7 +132,7 @@ impl Config {
 }
 
 /// Starts a run in `opts.out` (which must not hold one already) and drives it to the end.
-pub fn start(cfg: Config, opts: &Options, obs: &mut dyn Observer) -> Result<Checkpoint, String> {
+pub fn start(cfg: Config, opts: &Options, obs: &mut dyn Observer) -> Result<Checkpoint, RunError> {
     let model = cfg.model_spec()?;
     start_as(cfg, &model, opts, Arm::Aegis, obs)
 }
@@ -146,13 +147,14 @@ pub fn start_as(
     opts: &Options,
     arm: Arm,
     obs: &mut dyn Observer,
-) -> Result<Checkpoint, String> {
+) -> Result<Checkpoint, RunError> {
     if Checkpoint::path(&opts.out).exists() {
         return Err(format!(
             "`{}` already holds a run; use `harnessx resume {}` or another --out",
             opts.out.display(),
             opts.out.display()
-        ));
+        )
+        .into());
     }
     harnessx_runtime::runner::make_env(&cfg.env)?;
     if let Some(env) = &cfg.held_out_env {
@@ -167,8 +169,8 @@ pub fn start_as(
     }
     let ir = static_check(&cfg.seed_source).map_err(|e| format!("{}: {e}", cfg.file))?;
     let canonical = print(&parse(&cfg.seed_source).file);
-    prepare_out(&opts.out)?;
-    write_text(&opts.out, "seed.harness", &canonical)?;
+    prepare_out(&opts.out).map_err(RunError::Output)?;
+    write_text(&opts.out, "seed.harness", &canonical).map_err(RunError::Output)?;
 
     let pairs = train_pairs(&cfg);
     obs.step("evaluating the seed harness");
@@ -192,14 +194,14 @@ pub fn start_as(
         proposer_stats: Default::default(),
         config: cfg,
     };
-    cp.save(&opts.out)?;
+    cp.save(&opts.out).map_err(RunError::Output)?;
     drive(cp, Some(eval), model, opts, arm, obs)
 }
 
 /// Carries on the run in `opts.out` from its last checkpoint.
-pub fn resume(opts: &Options, obs: &mut dyn Observer) -> Result<Checkpoint, String> {
+pub fn resume(opts: &Options, obs: &mut dyn Observer) -> Result<Checkpoint, RunError> {
     let cp = Checkpoint::load(&opts.out)?;
-    prepare_out(&opts.out)?;
+    prepare_out(&opts.out).map_err(RunError::Output)?;
     let model = cp.config.model_spec()?;
     drive(cp, None, &model, opts, Arm::Aegis, obs)
 }
@@ -227,7 +229,7 @@ fn drive(
     opts: &Options,
     arm: Arm,
     obs: &mut dyn Observer,
-) -> Result<Checkpoint, String> {
+) -> Result<Checkpoint, RunError> {
     let pairs = train_pairs(&cp.config);
     let proposer = match &cp.config.proposer {
         Some(p) => Some((p.clone(), p.model_spec()?)),
@@ -260,7 +262,7 @@ fn drive(
         };
         run_round_as(&mut cp, &mut eval, &mut ctx, arm)?;
         parent_eval = Some(eval);
-        save_all(&cp, model, &opts.out)?;
+        save_all(&cp, model, &opts.out).map_err(RunError::Output)?;
         if opts.abort == Some(Abort::AfterCheckpoint(cp.next_round - 1)) {
             return Err(ABORTED.into());
         }
@@ -272,7 +274,7 @@ fn drive(
     // Always, even when the checkpoint was already final: a run killed between writing
     // its checkpoint and the files derived from it (lineage, ledgers, best harness,
     // result) gets them written now, so every finished run has all of them.
-    save_all(&cp, model, &opts.out)?;
+    save_all(&cp, model, &opts.out).map_err(RunError::Output)?;
     Ok(cp)
 }
 
@@ -304,7 +306,7 @@ fn final_eval(
     model: &ModelSpec,
     best_train: Option<&Eval>,
     opts: &Options,
-) -> Result<Final, String> {
+) -> Result<Final, RunError> {
     let workers = opts.workers;
     let (pairs, split) = held_out_pairs(&cp.config);
     let seed_ir = static_check(&cp.config.seed_source)?;
@@ -320,7 +322,7 @@ fn final_eval(
                 .iter()
                 .zip(&eval.traces)
                 .map(|(o, t)| (o.task, o.seed, t.as_slice()));
-            write_episodes(&opts.out, id, Split::HeldOut, eps)?;
+            write_episodes(&opts.out, id, Split::HeldOut, eps).map_err(RunError::Output)?;
         }
     }
     let seed_train = cp.rounds.first().map(|r| r.parent_train);

@@ -5,7 +5,7 @@ use std::path::Path;
 
 /// src/lib.rs's layers, lowest first.
 const LAYERS: &[&[&str]] = &[
-    &["manifest", "stats", "svg", "traces", "secrets"],
+    &["manifest", "stats", "svg", "traces", "secrets", "error"],
     &["ledger", "fragments"],
     &["digest", "gate"],
     &["operators"],

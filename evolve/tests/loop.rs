@@ -254,7 +254,7 @@ fn a_killed_run_resumes_to_the_identical_harness() {
     ] {
         let out = out_dir(name);
         let e = run::start(config(5, 1000), &opts(&out, Some(abort)), &mut Quiet).unwrap_err();
-        assert_eq!(e, ABORTED);
+        assert_eq!(e.message(), ABORTED);
         let resumed = run::resume(&opts(&out, None), &mut Quiet).unwrap();
         assert_eq!(resumed.parent_source, cp.parent_source, "{name}");
         assert_eq!(resumed.budget, cp.budget, "{name}");
@@ -270,11 +270,11 @@ fn a_killed_run_resumes_to_the_identical_harness() {
 fn resume_without_a_checkpoint_or_with_a_corrupt_one_is_a_clear_error() {
     let out = out_dir("corrupt");
     let e = run::resume(&opts(&out, None), &mut Quiet).unwrap_err();
-    assert!(e.contains("no checkpoint"), "{e}");
+    assert!(e.message().contains("no checkpoint"), "{e}");
     std::fs::create_dir_all(&out).unwrap();
     std::fs::write(out.join("checkpoint.json"), "{ not json").unwrap();
     let e = run::resume(&opts(&out, None), &mut Quiet).unwrap_err();
-    assert!(e.contains("corrupt checkpoint"), "{e}");
+    assert!(e.message().contains("corrupt checkpoint"), "{e}");
     let _ = std::fs::remove_dir_all(&out);
 }
 
@@ -310,7 +310,7 @@ fn the_held_out_evaluation_runs_in_the_held_out_env_when_given() {
 
     cfg.held_out_env = Some("nope".into());
     let e = run::start(cfg, &opts(&out, None), &mut Quiet).unwrap_err();
-    assert!(e.contains("held-out environment"), "{e}");
+    assert!(e.message().contains("held-out environment"), "{e}");
     let _ = std::fs::remove_dir_all(&out);
 }
 
@@ -371,7 +371,7 @@ fn a_killed_fixed_gate_run_resumes_to_the_identical_harness() {
     let cp = run::start(cfg.clone(), &opts(&whole, None), &mut Quiet).unwrap();
     let out = out_dir("mid-fixed");
     let e = run::start(cfg, &opts(&out, Some(Abort::MidRound(2))), &mut Quiet).unwrap_err();
-    assert_eq!(e, ABORTED);
+    assert_eq!(e.message(), ABORTED);
     let resumed = run::resume(&opts(&out, None), &mut Quiet).unwrap();
     assert_eq!(resumed.parent_source, cp.parent_source);
     assert_eq!(resumed.budget, cp.budget);
@@ -392,7 +392,7 @@ fn a_killed_fixed_gate_run_resumes_to_the_identical_harness() {
         &mut Quiet,
     )
     .unwrap_err();
-    assert_eq!(e, ABORTED);
+    assert_eq!(e.message(), ABORTED);
     let path = out.join("checkpoint.json");
     let mut v: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
@@ -495,7 +495,7 @@ fn a_run_keeps_the_traces_its_evidence_names_and_resumes_to_the_same_files() {
         &mut Quiet,
     )
     .unwrap_err();
-    assert_eq!(e, ABORTED);
+    assert_eq!(e.message(), ABORTED);
     let resumed = run::resume(&traced(&out, None), &mut Quiet).unwrap();
     assert_eq!(resumed.rounds, cp.rounds);
     assert!(

@@ -497,7 +497,7 @@ fn a_killed_run_resumes_with_the_proposer_replies_from_its_cache() {
         &mut Quiet,
     )
     .unwrap_err();
-    assert_eq!(err, ABORTED);
+    assert_eq!(err.message(), ABORTED);
     // Resumed with a proposer that can only replay: any request not answered before
     // would fail and change the outcome.
     let mut cp = Checkpoint::load(&cut).unwrap();
