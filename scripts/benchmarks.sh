@@ -5,7 +5,8 @@
 #
 # 1. `cargo bench -p harnessx-benches`: the criterion benchmarks (results in
 #    target/criterion/), then `criterion-report` (a binary of harnessx-benches) renders
-#    them as Markdown to target/criterion-report.md.
+#    them as Markdown to target/criterion-report.md; the stress bench (front end on
+#    oversized input) writes its table into docs/TESTING.md, section `stress`.
 # 2. SmolLM2-135M-Instruct served on loopback by scripts/serve-smollm2.sh (set up on the
 #    first run; stopped on exit, however the script ends).
 # 3. `harnessx bench evolution` with the rendered criterion results and the real-model arm,
@@ -36,7 +37,8 @@ step() {
 
 if [[ "${HARNESSX_BENCH_SKIP_CRITERION:-}" != 1 ]]; then
   step "cargo bench -p harnessx-benches"
-  cargo bench -p harnessx-benches
+  # HARNESSX_BENCH_WRITE_DOCS: the stress bench writes its table into docs/TESTING.md.
+  HARNESSX_BENCH_WRITE_DOCS=1 cargo bench -p harnessx-benches
 fi
 
 step "criterion-report target/criterion > target/criterion-report.md"
