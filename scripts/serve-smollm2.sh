@@ -11,12 +11,18 @@
 #   HARNESSX_SMOLLM2_PORT   port (default 8089)
 #   HARNESSX_SMOLLM2_VENV   the venv (default: <project>/.venv-smollm2)
 #   HARNESSX_SMOLLM2_WAIT   seconds to wait for the server to answer (default 120)
+#   HARNESSX_SMOLLM2_THREADS  the server's threads, for generation and for prompt batches
+#                             (default 2, this machine's cores)
+#   HARNESSX_SMOLLM2_BATCH    llama.cpp's n_batch, prompt tokens per forward pass (default
+#                             512); scripts/bench-smollm2-servers.sh measures both knobs
 set -euo pipefail
 
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 venv="${HARNESSX_SMOLLM2_VENV:-$root/.venv-smollm2}"
 port="${HARNESSX_SMOLLM2_PORT:-8089}"
 wait_s="${HARNESSX_SMOLLM2_WAIT:-120}"
+threads="${HARNESSX_SMOLLM2_THREADS:-2}"
+batch="${HARNESSX_SMOLLM2_BATCH:-512}"
 host="127.0.0.1"
 url="http://$host:$port/v1"
 pidfile="$venv/server-$port.pid"
@@ -73,7 +79,7 @@ log "starting llama_cpp.server on $host:$port (log: $logfile)"
 setsid "$venv/bin/python" -m llama_cpp.server \
   --model "$gguf" --model_alias smollm2 \
   --host "$host" --port "$port" \
-  --n_ctx 2048 --n_threads 2 \
+  --n_ctx 2048 --n_threads "$threads" --n_threads_batch "$threads" --n_batch "$batch" \
   >"$logfile" 2>&1 </dev/null &
 echo $! >"$pidfile"
 
