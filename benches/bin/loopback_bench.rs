@@ -184,6 +184,7 @@ fn run_concurrency(args: &[String]) -> Result<(), Usage> {
         Some(url) => {
             let steps = 4;
             let mut v = Vec::new();
+            settle();
             for n in o.list("smollm2-levels", &[1, 2, 4, 8])? {
                 let a = ClientArgs {
                     url: url.to_string(),
@@ -221,6 +222,26 @@ fn run_concurrency(args: &[String]) -> Result<(), Usage> {
         ));
     }
     Ok(())
+}
+
+/// Waits, at most five minutes, until the one-minute load average is below the cores
+/// plus one. The loopback levels before leave thousands of threads' worth of load in that
+/// trailing average (4,096 runnable at the largest level), and the real-model levels would
+/// otherwise start on a machine that looks busy, and be reported at that load, when the
+/// cores are already idle.
+fn settle() {
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get()) as f64;
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(300);
+    while let Some(load) = concurrency::load_average() {
+        if load < cores + 1.0 || std::time::Instant::now() >= deadline {
+            break;
+        }
+        eprintln!(
+            "waiting for the load average ({load:.1}) to fall below {}",
+            cores + 1.0
+        );
+        std::thread::sleep(std::time::Duration::from_secs(10));
+    }
 }
 
 /// Chat-completion requests a llama-cpp-python server's log records so far.

@@ -1,9 +1,15 @@
-//! The README's figures agree with the generated reports they are copied from.
+//! The README's figures agree with the generated reports they come from.
 //!
-//! The real-model table in README.md ("On a real model first") repeats, in a shorter form,
-//! figures of docs/BENCHMARKS_REAL.md (`harnessx bench real`): each arm's held-out
-//! successes and its paired sign test against AEGIS's harness. A regenerated report with a
-//! stale README fails here, naming the row.
+//! - The README's evolution section is written by `harnessx bench evolution --readme
+//!   README.md` (run by scripts/benchmarks.sh) as the household rows of docs/BENCHMARKS.md's
+//!   headline table: every row of it must be a line of that report.
+//! - The real-model table in README.md ("On a real model first") repeats, in a shorter form,
+//!   figures of docs/BENCHMARKS_REAL.md (`harnessx bench real`): each arm's held-out
+//!   successes and its paired sign test against AEGIS's harness.
+//!
+//! A regenerated report with a stale README fails here, naming the row.
+
+use harnessx_runtime::doc_sections::sections;
 
 fn read(rel: &str) -> String {
     let path = format!("{}/../{rel}", env!("CARGO_MANIFEST_DIR"));
@@ -97,5 +103,30 @@ fn the_readme_real_model_table_is_the_reports() {
             ),
             other => panic!("README p-value relation `{other}`"),
         }
+    }
+}
+
+#[test]
+fn the_readme_evolution_rows_are_rows_of_the_benchmark_report() {
+    let readme = read("README.md");
+    let bench = read("docs/BENCHMARKS.md");
+    let (_, body) = sections(&readme)
+        .into_iter()
+        .find(|(name, _)| name == "evolution")
+        .expect("README.md has a generated section `evolution`");
+    assert!(
+        body.contains("harnessx bench evolution") && body.contains("SIMULATED"),
+        "the section names its command and says it is simulated:\n{body}"
+    );
+    let rows: Vec<&str> = body.lines().filter(|l| l.starts_with('|')).collect();
+    assert!(
+        rows.len() >= 3,
+        "a header, a rule and a row at least:\n{body}"
+    );
+    for row in rows {
+        assert!(
+            bench.lines().any(|l| l == row),
+            "README row not in docs/BENCHMARKS.md (rerun scripts/benchmarks.sh):\n{row}"
+        );
     }
 }

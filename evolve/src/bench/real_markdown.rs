@@ -164,9 +164,11 @@ pub(super) fn render_real(s: &mut String, r: &RealArm) {
          only a large difference could be told from chance.\n\
          - The evolved harness was selected for the *simulated* model. Any difference here is \
          transfer from sim:{REAL_FROM_TIER} to the real model, not the result of evolving \
-         against the real model; no evolution ran against the real model (one evaluation \
-         of a candidate on {} train episodes would take about {:.0} minutes of model time at \
-         the speed above, and a run evaluates dozens).\n\
+         against the real model: this section runs no evolution against the real model \
+         (one evaluation of a candidate on {} train episodes of household would take about \
+         {:.0} minutes of model time at the speed above, and a run evaluates dozens). \
+         Evolution against the real model, on TextWorldExpress, is the separate report \
+         BENCHMARKS_REAL.md (`harnessx bench real`).\n\
          - Only the model (and the decoding) differs from the simulated cells: same \
          harnesses, same environment, the first of the same held-out tasks.\n",
         r.pairs.len(),
