@@ -16,9 +16,9 @@
 #   two servers, 1 thread each           the two halves at once, one per server
 #
 # Prints a Markdown table on stdout: wall seconds, episodes per minute and the ratio to the
-# default, mean steps and successes (the episodes must match across rows for the ratio to
-# be fair; greedy decoding, so they do unless the arithmetic of another thread count changes
-# a reply), and the servers' own prompt-eval and generation seconds (from their logs, by
+# default, mean steps and successes (the episodes should match across rows for the ratio
+# to be fair; the harness samples at temperature 0.2, so they may not: check these
+# columns), and the servers' own prompt-eval and generation seconds (from their logs, by
 # scripts/smollm2-prefix-report.py; summed over both servers in the last row). Needs what
 # scripts/serve-smollm2.sh needs, python3 with textworld-express 1.1.0 and Java. About 10
 # minutes on 2 idle cores, which must be otherwise idle: another process on them changes
