@@ -19,25 +19,24 @@
 use std::collections::BTreeSet;
 use std::fmt::Write as _;
 
-/// SplitMix64: small, seedable, good enough to pick from tables.
-pub struct Rng(u64);
+use harnessx_runtime::rng::SplitMix;
+
+/// The workspace's SplitMix64 stream (`harnessx_runtime::rng::SplitMix`, the one the
+/// environments draw with), with the helpers this generator picks from its tables with.
+pub struct Rng(SplitMix);
 
 impl Rng {
     pub fn new(seed: u64) -> Rng {
-        Rng(seed)
+        Rng(SplitMix::new(seed))
     }
 
     pub fn next_u64(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-        z ^ (z >> 31)
+        self.0.next_u64()
     }
 
     /// A number in `0..n` (`n > 0`).
     pub fn below(&mut self, n: usize) -> usize {
-        (self.next_u64() % n as u64) as usize
+        self.0.below(n)
     }
 
     /// A number in `lo..=hi`.
