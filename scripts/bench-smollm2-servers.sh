@@ -115,6 +115,12 @@ PY
 
 rows=()
 base=""
+# add_row LABEL WALL TRACES_A TRACES_B SERVER_SECONDS: one row of the table; the first row
+# added is the default every speed ratio divides by.
+add_row() {
+  [[ -z "$base" ]] && base="$2"
+  rows+=("| $1 | $2 | $(python3 -c "print(f'{2 * $tasks * 60 / $2:.2f}')") | $(python3 -c "print(f'{$base / $2:.2f}')") | $(steps_and_wins "$3" "$4") | $5 |")
+}
 measure_one_server() { # LABEL BATCH
   local port=8093
   local url log from t0 t1 wall
@@ -128,8 +134,7 @@ measure_one_server() { # LABEL BATCH
   t1=$(date +%s.%N)
   HARNESSX_SMOLLM2_PORT="$port" scripts/serve-smollm2.sh --stop 2>/dev/null
   wall=$(python3 -c "print(f'{$t1 - $t0:.1f}')")
-  [[ -z "$base" ]] && base="$wall"
-  rows+=("| $1 | $wall | $(python3 -c "print(f'{2 * $tasks * 60 / $wall:.2f}')") | $(python3 -c "print(f'{$base / $wall:.2f}')") | $(steps_and_wins "$work/$2-a" "$work/$2-b") | $(server_seconds "$log" "$from") |")
+  add_row "$1" "$wall" "$work/$2-a" "$work/$2-b" "$(server_seconds "$log" "$from")"
 }
 
 measure_one_server "one server, 2 threads, n_batch 512 (default)" 512
@@ -158,7 +163,7 @@ at_once() {
   else
     seconds="$(server_seconds "$venv/server-$2.log" "$from_a" "$venv/server-$3.log" "$from_b")"
   fi
-  rows+=("| $1 | $wall | $(python3 -c "print(f'{2 * $tasks * 60 / $wall:.2f}')") | $(python3 -c "print(f'{$base / $wall:.2f}')") | $(steps_and_wins "$work/$2-$3-a" "$work/$2-$3-b") | $seconds |")
+  add_row "$1" "$wall" "$work/$2-$3-a" "$work/$2-$3-b" "$seconds"
 }
 
 url="$(serve 8093 2 512)"
