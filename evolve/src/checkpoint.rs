@@ -4,6 +4,7 @@
 //! and evaluation is deterministic, a resumed run ends with exactly the harness an
 //! uninterrupted one would have.
 
+use crate::error::OutputError;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
@@ -159,13 +160,14 @@ impl Checkpoint {
     /// over `checkpoint.json`, then the directory flushed. A run killed or out of disk
     /// space at any instant leaves the previous checkpoint whole (and at most a stale
     /// temporary file, removed by the next start or resume).
-    pub fn save(&self, dir: &Path) -> Result<(), String> {
+    pub fn save(&self, dir: &Path) -> Result<(), OutputError> {
         let path = Self::path(dir);
-        let mut text = serde_json::to_string_pretty(self)
-            .map_err(|e| format!("`{}`: cannot write: {e}", path.display()))?;
+        let cannot = |e: &dyn std::fmt::Display| {
+            OutputError(format!("`{}`: cannot write: {e}", path.display()))
+        };
+        let mut text = serde_json::to_string_pretty(self).map_err(|e| cannot(&e))?;
         text.push('\n');
-        write_atomic_durable(&path, text.as_bytes())
-            .map_err(|e| format!("`{}`: cannot write: {e}", path.display()))
+        write_atomic_durable(&path, text.as_bytes()).map_err(|e| cannot(&e))
     }
 
     /// The checkpoint in `dir`, or a clear reason why there is none usable.

@@ -3,6 +3,7 @@
 //! every evaluated harness with the Pareto front (success vs tokens) — all written
 //! atomically.
 
+use crate::error::OutputError;
 use std::path::Path;
 
 use harnessx_syntax::print;
@@ -34,10 +35,11 @@ pub fn unified_diff(old: &str, new: &str, old_name: &str, new_name: &str) -> Str
 }
 
 /// Writes `text` to `dir/name` atomically, creating `dir`.
-pub fn write_text(dir: &Path, name: &str, text: &str) -> Result<(), String> {
-    std::fs::create_dir_all(dir).map_err(|e| format!("`{}`: {e}", dir.display()))?;
+pub fn write_text(dir: &Path, name: &str, text: &str) -> Result<(), OutputError> {
+    std::fs::create_dir_all(dir).map_err(|e| OutputError(format!("`{}`: {e}", dir.display())))?;
     let path = dir.join(name);
-    write_atomic(&path, text.as_bytes()).map_err(|e| format!("`{}`: {e}", path.display()))
+    write_atomic(&path, text.as_bytes())
+        .map_err(|e| OutputError(format!("`{}`: {e}", path.display())))
 }
 
 /// One harness in the lineage.
@@ -127,7 +129,7 @@ fn pareto(nodes: &[Node]) -> Vec<String> {
     front.into_iter().map(|(id, _, _)| id.to_string()).collect()
 }
 
-pub fn save_lineage(dir: &Path, l: &Lineage) -> Result<(), String> {
+pub fn save_lineage(dir: &Path, l: &Lineage) -> Result<(), OutputError> {
     let path = dir.join("lineage.json");
-    save_json(&path, l).map_err(|e| format!("`{}`: {e}", path.display()))
+    save_json(&path, l).map_err(|e| OutputError(format!("`{}`: {e}", path.display())))
 }

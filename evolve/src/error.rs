@@ -35,8 +35,36 @@ impl fmt::Display for RunError {
 
 impl std::error::Error for RunError {}
 
-/// The crate's plain `String` errors are of the `Failed` kind; output writes say
-/// `Output` explicitly where they happen.
+/// A file of the run's output could not be created or written: what every writer of the
+/// output directory returns, so `?` in a function returning [`RunError`] makes it
+/// [`RunError::Output`] by itself, and a new write site cannot end up as `Failed` (exit
+/// status 1) by forgetting to say so.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OutputError(pub String);
+
+impl fmt::Display for OutputError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for OutputError {}
+
+impl From<OutputError> for RunError {
+    fn from(e: OutputError) -> Self {
+        RunError::Output(e.0)
+    }
+}
+
+/// For callers that only report the message (reports, the review page, the benchmark).
+impl From<OutputError> for String {
+    fn from(e: OutputError) -> Self {
+        e.0
+    }
+}
+
+/// The crate's plain `String` errors are of the `Failed` kind; output writes return
+/// [`OutputError`], which becomes `Output`.
 impl From<String> for RunError {
     fn from(m: String) -> Self {
         RunError::Failed(m)

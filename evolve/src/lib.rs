@@ -42,8 +42,8 @@
 //! Modules depend one way, from the bottom up; a module imports only modules of the
 //! layers below its own (tests included):
 //!
-//! 1. `manifest`, `stats`, `svg`, `traces`, `secrets`, `error` (no imports from this crate);
-//! 2. `ledger`, `fragments`;
+//! 1. `manifest`, `stats`, `svg`, `secrets`, `error` (no imports from this crate);
+//! 2. `traces` (its writes fail with `error`'s `OutputError`), `ledger`, `fragments`;
 //! 3. `digest`, `gate`;
 //! 4. `operators`;
 //! 5. `proposer`;

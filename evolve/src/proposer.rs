@@ -34,6 +34,7 @@
 //! `cache:DIR:SPEC` proposer a resumed run sends the same requests and gets the recorded
 //! replies: it asks the model nothing twice.
 
+use crate::error::OutputError;
 use std::fmt::Write as _;
 use std::path::Path;
 
@@ -303,7 +304,7 @@ pub fn propose_with(
 
 /// Writes one proposal's prompt and attempts to `dir/proposer/<id>.json`, for review and
 /// for measuring how often the model's harnesses check.
-pub fn write_transcript(dir: &Path, id: &str, p: &Proposed) -> Result<(), String> {
+pub fn write_transcript(dir: &Path, id: &str, p: &Proposed) -> Result<(), OutputError> {
     #[derive(Serialize)]
     struct Transcript<'a> {
         id: &'a str,
@@ -313,7 +314,7 @@ pub fn write_transcript(dir: &Path, id: &str, p: &Proposed) -> Result<(), String
     }
     let path = dir.join("proposer").join(format!("{id}.json"));
     if let Some(d) = path.parent() {
-        std::fs::create_dir_all(d).map_err(|e| format!("`{}`: {e}", d.display()))?;
+        std::fs::create_dir_all(d).map_err(|e| OutputError(format!("`{}`: {e}", d.display())))?;
     }
     let t = Transcript {
         id,
@@ -324,7 +325,7 @@ pub fn write_transcript(dir: &Path, id: &str, p: &Proposed) -> Result<(), String
             Err(e) => e.clone(),
         },
     };
-    save_json(&path, &t).map_err(|e| format!("`{}`: {e}", path.display()))
+    save_json(&path, &t).map_err(|e| OutputError(format!("`{}`: {e}", path.display())))
 }
 
 fn msg(role: Role, content: &str) -> Message {

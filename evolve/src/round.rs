@@ -9,7 +9,7 @@ use harnessx_syntax::parse;
 use crate::checkpoint::{CandidateRecord, Checkpoint, Config, RoundRecord};
 use crate::digest::{DigestConfig, FailureCatalog};
 use crate::emit::{shipped_source, unified_diff, write_text};
-use crate::error::RunError;
+use crate::error::{OutputError, RunError};
 use crate::fragments::Phrasing;
 use crate::gate::{
     build_generation, evaluate, evaluate_candidate, smoke_verdict, static_check, Eval, Judgement,
@@ -468,9 +468,9 @@ pub fn run_round_as(
     if ctx.keep_traces {
         ctx.observer.step("writing traces");
         let parent = episodes_of(parent_eval);
-        write_kept(ctx.out, &cp.parent_id, &parent).map_err(RunError::Output)?;
+        write_kept(ctx.out, &cp.parent_id, &parent)?;
         for e in &entries {
-            write_kept(ctx.out, &e.record.id, &e.traces).map_err(RunError::Output)?;
+            write_kept(ctx.out, &e.record.id, &e.traces)?;
         }
     }
 
@@ -534,12 +534,11 @@ pub fn run_round_as(
                 &format!("{}.harness", cp.parent_id),
                 &format!("{}.harness", e.record.id),
             );
-            write_text(&dir, "harness.harness", &source).map_err(RunError::Output)?;
-            write_text(&dir, "diff.patch", &diff).map_err(RunError::Output)?;
+            write_text(&dir, "harness.harness", &source)?;
+            write_text(&dir, "diff.patch", &diff)?;
             let manifest =
                 serde_json::to_string_pretty(&cand.manifest).map_err(|e| e.to_string())?;
-            write_text(&dir, "manifest.json", &format!("{manifest}\n"))
-                .map_err(RunError::Output)?;
+            write_text(&dir, "manifest.json", &format!("{manifest}\n"))?;
             cp.parent_source = source;
             cp.parent_id = e.record.id.clone();
             record.shipped = Some(e.record.id.clone());
@@ -547,7 +546,7 @@ pub fn run_round_as(
         }
     }
     for (id, asked) in &transcripts {
-        write_transcript(ctx.out, id, asked).map_err(RunError::Output)?;
+        write_transcript(ctx.out, id, asked)?;
     }
     record.candidates = entries.into_iter().map(|e| e.record).collect();
     record.used = cp.budget.used;
@@ -563,7 +562,7 @@ pub fn run_round_as(
     }
     .render();
     write_landscape(&ctx.out.join("landscape.md"), r, &section)
-        .map_err(|e| RunError::Output(format!("landscape.md: {e}")))?;
+        .map_err(|e| OutputError(format!("landscape.md: {e}")))?;
     if record.stopped.is_some() {
         cp.stopped.clone_from(&record.stopped);
     }
@@ -578,7 +577,7 @@ fn write_kept(
     out: &Path,
     id: &str,
     episodes: &[(u64, u64, Vec<TraceEvent>)],
-) -> Result<(), String> {
+) -> Result<(), OutputError> {
     if episodes.is_empty() {
         return Ok(());
     }

@@ -18,7 +18,7 @@ use harnessx_syntax::{parse, print};
 use crate::checkpoint::{Checkpoint, Config, Final, VERSION};
 use crate::digest::FailureCatalog;
 use crate::emit::{lineage, save_lineage, unified_diff, write_text};
-use crate::error::RunError;
+use crate::error::{OutputError, RunError};
 use crate::gate::{evaluate, static_check, Eval, Pair};
 use crate::ledger::used_of;
 use crate::ledger::{save_json, Budget, Ledgers};
@@ -169,8 +169,8 @@ pub fn start_as(
     }
     let ir = static_check(&cfg.seed_source).map_err(|e| format!("{}: {e}", cfg.file))?;
     let canonical = print(&parse(&cfg.seed_source).file);
-    prepare_out(&opts.out).map_err(RunError::Output)?;
-    write_text(&opts.out, "seed.harness", &canonical).map_err(RunError::Output)?;
+    prepare_out(&opts.out)?;
+    write_text(&opts.out, "seed.harness", &canonical)?;
 
     let pairs = train_pairs(&cfg);
     obs.step("evaluating the seed harness");
@@ -194,14 +194,14 @@ pub fn start_as(
         proposer_stats: Default::default(),
         config: cfg,
     };
-    cp.save(&opts.out).map_err(RunError::Output)?;
+    cp.save(&opts.out)?;
     drive(cp, Some(eval), model, opts, arm, obs)
 }
 
 /// Carries on the run in `opts.out` from its last checkpoint.
 pub fn resume(opts: &Options, obs: &mut dyn Observer) -> Result<Checkpoint, RunError> {
     let cp = Checkpoint::load(&opts.out)?;
-    prepare_out(&opts.out).map_err(RunError::Output)?;
+    prepare_out(&opts.out)?;
     let model = cp.config.model_spec()?;
     drive(cp, None, &model, opts, Arm::Aegis, obs)
 }
@@ -209,15 +209,17 @@ pub fn resume(opts: &Options, obs: &mut dyn Observer) -> Result<Checkpoint, RunE
 /// Makes the output directory ready before any work: it exists, a file can be created in
 /// it (a read-only directory is a clear error now, not after an evaluation whose result
 /// would have nowhere to go), and the temporary files of a run killed mid-write are gone.
-fn prepare_out(out: &Path) -> Result<(), String> {
+fn prepare_out(out: &Path) -> Result<(), OutputError> {
     use harnessx_runtime::fsutil::{check_writable, remove_stale_temps};
-    std::fs::create_dir_all(out).map_err(|e| format!("`{}`: cannot create: {e}", out.display()))?;
-    check_writable(out).map_err(|e| format!("`{}`: cannot write here: {e}", out.display()))?;
+    std::fs::create_dir_all(out)
+        .map_err(|e| OutputError(format!("`{}`: cannot create: {e}", out.display())))?;
+    check_writable(out)
+        .map_err(|e| OutputError(format!("`{}`: cannot write here: {e}", out.display())))?;
     remove_stale_temps(out, true).map_err(|e| {
-        format!(
+        OutputError(format!(
             "`{}`: cannot remove the temporary files of an interrupted run: {e}",
             out.display()
-        )
+        ))
     })?;
     Ok(())
 }
@@ -262,7 +264,7 @@ fn drive(
         };
         run_round_as(&mut cp, &mut eval, &mut ctx, arm)?;
         parent_eval = Some(eval);
-        save_all(&cp, model, &opts.out).map_err(RunError::Output)?;
+        save_all(&cp, model, &opts.out)?;
         if opts.abort == Some(Abort::AfterCheckpoint(cp.next_round - 1)) {
             return Err(ABORTED.into());
         }
@@ -274,16 +276,17 @@ fn drive(
     // Always, even when the checkpoint was already final: a run killed between writing
     // its checkpoint and the files derived from it (lineage, ledgers, best harness,
     // result) gets them written now, so every finished run has all of them.
-    save_all(&cp, model, &opts.out).map_err(RunError::Output)?;
+    save_all(&cp, model, &opts.out)?;
     Ok(cp)
 }
 
 /// Checkpoint, lineage, ledgers, best harness and its diff against the seed.
-fn save_all(cp: &Checkpoint, model: &ModelSpec, out: &Path) -> Result<(), String> {
+fn save_all(cp: &Checkpoint, model: &ModelSpec, out: &Path) -> Result<(), OutputError> {
     cp.save(out)?;
     save_lineage(out, &lineage(cp, model.is_simulated()))?;
     let ledgers = out.join("ledgers.json");
-    save_json(&ledgers, &cp.ledgers).map_err(|e| format!("`{}`: {e}", ledgers.display()))?;
+    save_json(&ledgers, &cp.ledgers)
+        .map_err(|e| OutputError(format!("`{}`: {e}", ledgers.display())))?;
     write_text(out, "best.harness", &cp.parent_source)?;
     let seed = print(&parse(&cp.config.seed_source).file);
     write_text(
@@ -293,7 +296,7 @@ fn save_all(cp: &Checkpoint, model: &ModelSpec, out: &Path) -> Result<(), String
     )?;
     if let Some(f) = &cp.final_result {
         let path = out.join("result.json");
-        save_json(&path, f).map_err(|e| format!("`{}`: {e}", path.display()))?;
+        save_json(&path, f).map_err(|e| OutputError(format!("`{}`: {e}", path.display())))?;
     }
     Ok(())
 }
@@ -322,7 +325,7 @@ fn final_eval(
                 .iter()
                 .zip(&eval.traces)
                 .map(|(o, t)| (o.task, o.seed, t.as_slice()));
-            write_episodes(&opts.out, id, Split::HeldOut, eps).map_err(RunError::Output)?;
+            write_episodes(&opts.out, id, Split::HeldOut, eps)?;
         }
     }
     let seed_train = cp.rounds.first().map(|r| r.parent_train);

@@ -16,6 +16,7 @@
 //! task and seed, so a file that exists already holds the same bytes and is not written
 //! again (a parent evaluated in several rounds, a resumed run).
 
+use crate::error::OutputError;
 use std::path::{Path, PathBuf};
 
 use harnessx_runtime::fsutil::write_atomic;
@@ -66,12 +67,14 @@ pub fn write_episodes<'a>(
     harness: &str,
     split: Split,
     episodes: impl IntoIterator<Item = (u64, u64, &'a [TraceEvent])>,
-) -> Result<usize, String> {
+) -> Result<usize, OutputError> {
     if !is_plain_name(harness) {
-        return Err(format!("`{harness}` cannot name a trace directory"));
+        return Err(OutputError(format!(
+            "`{harness}` cannot name a trace directory"
+        )));
     }
     let dir = run_dir.join(DIR).join(harness).join(split.dir());
-    std::fs::create_dir_all(&dir).map_err(|e| format!("`{}`: {e}", dir.display()))?;
+    std::fs::create_dir_all(&dir).map_err(|e| OutputError(format!("`{}`: {e}", dir.display())))?;
     let mut written = 0;
     for (task, seed, events) in episodes {
         let path = run_dir.join(episode_path(harness, split, task, seed));
@@ -79,7 +82,7 @@ pub fn write_episodes<'a>(
             continue;
         }
         write_atomic(&path, events_to_jsonl(events).as_bytes())
-            .map_err(|e| format!("`{}`: {e}", path.display()))?;
+            .map_err(|e| OutputError(format!("`{}`: {e}", path.display())))?;
         written += 1;
     }
     Ok(written)

@@ -5,8 +5,8 @@ use std::path::Path;
 
 /// src/lib.rs's layers, lowest first.
 const LAYERS: &[&[&str]] = &[
-    &["manifest", "stats", "svg", "traces", "secrets", "error"],
-    &["ledger", "fragments"],
+    &["manifest", "stats", "svg", "secrets", "error"],
+    &["traces", "ledger", "fragments"],
     &["digest", "gate"],
     &["operators"],
     &["proposer"],
