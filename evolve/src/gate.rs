@@ -45,8 +45,12 @@ pub struct Outcome {
     /// The environment's simulated clock, not wall time: deterministic, so budgets
     /// charged in it replay exactly on resume.
     pub clock_ms: u64,
-    /// Set when the episode ended on a model error.
+    /// Set when the episode ended on a model error (a context overflow included).
     pub model_error: Option<String>,
+    /// The episode ended because its prompt overflowed the model's context: the harness's
+    /// own failure (class `context_overflow`), judged like any failed episode.
+    #[serde(default)]
+    pub context_overflow: bool,
 }
 
 /// A harness evaluated on a list of pairs, in the pairs' order.
@@ -141,6 +145,7 @@ pub fn evaluate(
                 EndReason::ModelError(m) | EndReason::ContextOverflow(m) => Some(m.clone()),
                 _ => None,
             },
+            context_overflow: matches!(r.end, EndReason::ContextOverflow(_)),
         });
         if keep_traces {
             eval.traces.push(ep.events);
@@ -281,9 +286,18 @@ pub fn build_generation(irs: &[HarnessIr]) -> Result<Duration, String> {
 }
 
 /// A smoke run's verdict: an episode that ends on a model error means the harness cannot
-/// talk to the model at all (a broken decoding setting, say).
+/// talk to the model at all (a broken decoding setting, say). A prompt that overflowed the
+/// model's context is not such an error: it is the harness's failure on that episode, which
+/// the paired evaluation judges like any other (the parent's overflows count there too;
+/// rejecting a candidate for one would hold it to a rule the parent is not held to).
 pub fn smoke_verdict(eval: &Eval) -> Result<(), String> {
-    match eval.outcomes.iter().find_map(|o| o.model_error.as_ref()) {
+    let talks = |o: &&Outcome| !o.context_overflow;
+    match eval
+        .outcomes
+        .iter()
+        .filter(talks)
+        .find_map(|o| o.model_error.as_ref())
+    {
         Some(e) => Err(format!("smoke run: model error: {e}")),
         None => Ok(()),
     }
@@ -464,6 +478,7 @@ pub fn futile(
                     steps: 0,
                     clock_ms: 0,
                     model_error: None,
+                    context_overflow: false,
                 })
             })
             .collect(),
@@ -629,6 +644,7 @@ mod tests {
                     steps: 1,
                     clock_ms: 5,
                     model_error: None,
+                    context_overflow: false,
                 })
                 .collect(),
             traces: Vec::new(),
@@ -654,5 +670,20 @@ mod tests {
         c[12].1 = false;
         let j = judge(&eval(&p), &eval(&c), &GateConfig::default(), 1);
         assert!(!j.ship && j.reason.starts_with("seesaw"), "{j:?}");
+    }
+
+    #[test]
+    fn the_smoke_run_rejects_model_errors_but_not_context_overflows() {
+        let mut smoke = eval(&[(0, false), (1, true)]);
+        assert_eq!(smoke_verdict(&smoke), Ok(()));
+        // The server's "maximum context length" reply: the harness's failure, left to the
+        // paired evaluation.
+        smoke.outcomes[0].model_error = Some("the prompt overflows the model's context".into());
+        smoke.outcomes[0].context_overflow = true;
+        assert_eq!(smoke_verdict(&smoke), Ok(()));
+        // Any other model error: the harness cannot talk to the model.
+        smoke.outcomes[1].model_error = Some("HTTP 400: unsupported response_format".into());
+        let why = smoke_verdict(&smoke).unwrap_err();
+        assert!(why.contains("unsupported response_format"), "{why}");
     }
 }

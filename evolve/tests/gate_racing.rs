@@ -23,6 +23,7 @@ fn eval(tasks: u64, results: &[bool]) -> Eval {
                 steps: 1,
                 clock_ms: 7,
                 model_error: None,
+                context_overflow: false,
             })
             .collect(),
         traces: Vec::new(),

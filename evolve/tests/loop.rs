@@ -180,6 +180,7 @@ fn the_gate_rejects_a_regressing_candidate() {
                 steps: 1,
                 clock_ms: 1,
                 model_error: None,
+                context_overflow: false,
             })
             .collect(),
         traces: Vec::new(),

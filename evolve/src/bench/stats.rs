@@ -108,6 +108,7 @@ mod tests {
             steps: 1,
             clock_ms: 0,
             model_error: None,
+            context_overflow: false,
         }
     }
 

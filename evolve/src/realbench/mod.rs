@@ -294,8 +294,8 @@ pub fn run(a: &RealBenchArgs, log: &mut dyn FnMut(&str)) -> Result<RealBenchRun,
         (a.model.clone(), None)
     };
     let model = parse_model(&spec).map_err(|e| format!("--model: {e}"))?;
-    let asked_before = cache.as_deref().map_or(0, cache_entries);
     let started = Instant::now();
+    let started_at = std::time::SystemTime::now();
     let mut settings = Vec::new();
     let list: Vec<Setting> = match &a.env_override {
         Some(_) => vec![Setting {
@@ -429,7 +429,7 @@ pub fn run(a: &RealBenchArgs, log: &mut dyn FnMut(&str)) -> Result<RealBenchRun,
     }
     let provenance = match &cache {
         Some(dir) => {
-            let asked = cache_entries(dir).saturating_sub(asked_before);
+            let asked = cache_entries_since(dir, started_at);
             if asked > 0 {
                 let (date, machine) = (today(), machine());
                 let text = format!("date: {date}\nmachine: {machine}\n");
@@ -486,10 +486,18 @@ fn rate(outcomes: &[bool]) -> f64 {
 }
 
 /// Recorded replies in a response cache (its `*.json` entries).
-fn cache_entries(dir: &Path) -> u64 {
+/// The replies stored in the cache `dir` since `since`: the requests this run asked the
+/// model. Counted by time rather than as a difference of totals, so entries removed or
+/// added by something else meanwhile do not turn a live run into a "replayed" one.
+fn cache_entries_since(dir: &Path, since: std::time::SystemTime) -> u64 {
     std::fs::read_dir(dir).map_or(0, |it| {
         it.filter_map(Result::ok)
             .filter(|e| e.path().extension().is_some_and(|x| x == "json"))
+            .filter(|e| {
+                e.metadata()
+                    .and_then(|m| m.modified())
+                    .is_ok_and(|t| t >= since)
+            })
             .count() as u64
     })
 }
