@@ -20,7 +20,12 @@
 //!   every hit, so a hash collision is a miss, never a wrong answer.
 //!
 //! Files are written to a temporary name in `DIR` and renamed into place, so a reader (or
-//! a concurrent run) sees a whole entry or none. Failed calls are not cached.
+//! a concurrent run) sees a whole entry or none. Failed calls are not cached, with one
+//! exception: the server's refusal of a prompt longer than the model's context
+//! ([`ModelError::ContextOverflow`]) is its deterministic answer to that request, and the
+//! harness's failure rather than the infrastructure's; it is stored (`response` null,
+//! `context_overflow` the server's message) and served again, so a run whose episodes
+//! overflowed replays, and resumes, without asking the model.
 //!
 //! The stored response includes `latency_ms`, which advances the episode's virtual clock,
 //! so a rerun from the cache gives the same trace byte for byte.
@@ -42,7 +47,25 @@ pub struct CacheEntry {
     pub key: String,
     pub model_id: String,
     pub request: ModelRequest,
-    pub response: ModelResponse,
+    /// The reply; `None` when the server refused the prompt as too long.
+    pub response: Option<ModelResponse>,
+    /// The server's message when it refused the prompt as longer than the model's context.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub context_overflow: Option<String>,
+}
+
+impl CacheEntry {
+    /// What the model answered: the reply, or the context overflow it reported.
+    fn answer(self) -> Result<ModelResponse, ModelError> {
+        match (self.response, self.context_overflow) {
+            (Some(r), _) => Ok(r),
+            (None, Some(m)) => Err(ModelError::ContextOverflow(m)),
+            (None, None) => Err(ModelError::Backend(format!(
+                "cache entry {}: neither a response nor a context overflow",
+                self.key
+            ))),
+        }
+    }
 }
 
 /// Hits, misses and writes of one [`CachingModel`].
@@ -139,7 +162,7 @@ impl<'a> CachingModel<'a> {
     }
 
     /// The cached response for `req`, if any. `Err` only for an unreadable entry.
-    fn lookup(&self, key: &str, req: &ModelRequest) -> Result<Option<ModelResponse>, String> {
+    fn lookup(&self, key: &str, req: &ModelRequest) -> Result<Option<CacheEntry>, String> {
         let path = self.path(key);
         let text = match fs::read_to_string(&path) {
             Ok(t) => t,
@@ -150,7 +173,7 @@ impl<'a> CachingModel<'a> {
             .map_err(|e| format!("corrupt cache entry `{}`: {e}", path.display()))?;
         // Same key, different request: a hash collision. Treat it as a miss.
         if entry.model_id == self.model_id && entry.request == *req {
-            Ok(Some(entry.response))
+            Ok(Some(entry))
         } else {
             Ok(None)
         }
@@ -166,9 +189,9 @@ impl Model for CachingModel<'_> {
             Err(e) if self.inner.is_none() => return Err(ModelError::Backend(e)),
             Err(_) => None,
         };
-        if let Some(resp) = found {
+        if let Some(entry) = found {
             self.stats.hits += 1;
-            return Ok(resp);
+            return entry.answer();
         }
         let Some(inner) = self.inner.as_mut() else {
             return Err(ModelError::Backend(format!(
@@ -179,18 +202,26 @@ impl Model for CachingModel<'_> {
             )));
         };
         self.stats.misses += 1;
-        let resp = inner.complete(req)?;
+        let answer = inner.complete(req);
         let entry = CacheEntry {
             key: key.clone(),
             model_id: self.model_id.clone(),
             request: req.clone(),
-            response: resp.clone(),
+            response: match &answer {
+                Ok(resp) => Some(resp.clone()),
+                Err(ModelError::ContextOverflow(_)) => None,
+                Err(_) => return answer,
+            },
+            context_overflow: match &answer {
+                Err(ModelError::ContextOverflow(m)) => Some(m.clone()),
+                _ => None,
+            },
         };
         let json = serde_json::to_string_pretty(&entry).unwrap_or_default();
         write_atomic(&self.dir, &format!("{key}.json"), json.as_bytes())
             .map_err(ModelError::Backend)?;
         self.stats.stored += 1;
-        Ok(resp)
+        answer
     }
 
     fn retries(&self) -> super::Retries {
@@ -303,6 +334,58 @@ mod tests {
         ] {
             assert_ne!(k, cache_key("m", &changed));
         }
+    }
+
+    /// Refuses the request whose text is "long" as a context overflow, fails "down" as a
+    /// transport error, and answers everything else.
+    struct Limited {
+        calls: usize,
+    }
+
+    impl Model for Limited {
+        fn complete(&mut self, req: &ModelRequest) -> Result<ModelResponse, ModelError> {
+            self.calls += 1;
+            match req.messages[0].content.as_str() {
+                "long" => Err(ModelError::ContextOverflow("2313 > 2048 tokens".into())),
+                "down" => Err(ModelError::Backend("connection refused".into())),
+                _ => Ok(ModelResponse {
+                    text: "ok".into(),
+                    prompt_tokens: 1,
+                    completion_tokens: 1,
+                    latency_ms: 3,
+                }),
+            }
+        }
+    }
+
+    #[test]
+    fn a_context_overflow_is_recorded_and_replayed_other_failures_are_not() {
+        let dir = tmp("overflow");
+        let mut model = Limited { calls: 0 };
+        {
+            let mut c = CachingModel::new(Box::new(&mut model), &dir, "limited").expect("cache");
+            for _ in 0..2 {
+                assert_eq!(
+                    c.complete(&req("long")),
+                    Err(ModelError::ContextOverflow("2313 > 2048 tokens".into()))
+                );
+                assert!(matches!(
+                    c.complete(&req("down")),
+                    Err(ModelError::Backend(_))
+                ));
+            }
+            assert_eq!(c.stats().stored, 1, "only the overflow is stored");
+        }
+        // The overflow was asked once, the transport failure each time.
+        assert_eq!(model.calls, 3);
+        let mut r = CachingModel::replay(&dir).expect("replay");
+        assert_eq!(
+            r.complete(&req("long")),
+            Err(ModelError::ContextOverflow("2313 > 2048 tokens".into()))
+        );
+        let miss = r.complete(&req("down")).expect_err("not recorded");
+        assert!(miss.to_string().contains("not in the cache"), "{miss}");
+        let _ = fs::remove_dir_all(&dir);
     }
 
     #[test]
