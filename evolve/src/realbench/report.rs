@@ -53,17 +53,20 @@ fn plot_label(a: &ArmResult) -> String {
 
 /// The comparisons the report makes: every evolving arm against the seed and the floor,
 /// and the AEGIS arms against the other searches and each other (the expert, the ceiling,
-/// is in the table only).
+/// is in the table only). Two searches are compared at the same evolution seed only: they
+/// then had the same train games and the same budget, and with several seeds the table
+/// stays one row per question instead of every seed against every other.
 fn comparisons(s: &SettingResult) -> Vec<(&ArmResult, &ArmResult)> {
     let mut out = Vec::new();
     for (i, a) in s.arms.iter().enumerate().filter(|(_, a)| a.arm.evolves()) {
         let aegis = matches!(a.arm, RealArm::Aegis | RealArm::AegisProposer);
         for (j, b) in s.arms.iter().enumerate() {
+            let same_seed = a.seed == b.seed;
             let wanted = match b.arm {
                 RealArm::Seed | RealArm::RandomPolicy => true,
-                RealArm::RandomSearch | RealArm::PromptOnly => aegis,
-                // Each pair of AEGIS arms (or seeds) once.
-                RealArm::Aegis | RealArm::AegisProposer => aegis && j > i,
+                RealArm::RandomSearch | RealArm::PromptOnly => aegis && same_seed,
+                // Each pair of AEGIS arms once.
+                RealArm::Aegis | RealArm::AegisProposer => aegis && same_seed && j > i,
                 RealArm::Expert => false,
             };
             if wanted {
@@ -189,6 +192,7 @@ fn render_setting(s: &mut String, r: &SettingResult) {
             a.seconds
         );
     }
+    render_across_seeds(s, r);
     let comps = comparisons(r);
     if !comps.is_empty() {
         let _ = writeln!(
@@ -264,6 +268,55 @@ fn render_setting(s: &mut String, r: &SettingResult) {
     }
 }
 
+/// With more than one evolution seed: each evolving arm's held-out successes seed by seed,
+/// their total, and how many of its runs shipped anything, so the spread between seeds is
+/// read in one line instead of across the big table.
+fn render_across_seeds(s: &mut String, r: &SettingResult) {
+    let mut arms: Vec<RealArm> = Vec::new();
+    for a in r.arms.iter().filter(|a| a.arm.evolves()) {
+        if !arms.contains(&a.arm) {
+            arms.push(a.arm);
+        }
+    }
+    let runs = |arm: RealArm| r.arms.iter().filter(move |a| a.arm == arm);
+    if !arms.iter().any(|&arm| runs(arm).count() > 1) {
+        return;
+    }
+    let _ = writeln!(
+        s,
+        "\n**Across evolution seeds** (held-out successes of each seed's final harness):\n"
+    );
+    let _ = writeln!(
+        s,
+        "| arm | by seed | all seeds | runs that shipped | train episodes spent |"
+    );
+    let _ = writeln!(s, "|---|---|---|---|---|");
+    for arm in arms {
+        let by_seed: Vec<String> = runs(arm)
+            .map(|a| {
+                format!(
+                    "{}/{}{}",
+                    a.successes(),
+                    a.outcomes.len(),
+                    a.seed.map_or_else(String::new, |k| format!(" (seed {k})"))
+                )
+            })
+            .collect();
+        let k: u64 = runs(arm).map(ArmResult::successes).sum();
+        let n: usize = runs(arm).map(|a| a.outcomes.len()).sum();
+        let shipped = runs(arm).filter(|a| a.ships > 0).count();
+        let spent: u64 = runs(arm).map(|a| a.train_episodes).sum();
+        let _ = writeln!(
+            s,
+            "| {} | {} | {k}/{n} ({:.3}) | {shipped} of {} | {spent} |",
+            arm.label(),
+            by_seed.join(", "),
+            if n == 0 { 0.0 } else { k as f64 / n as f64 },
+            runs(arm).count()
+        );
+    }
+}
+
 /// The target in words, from the numbers: does each evolving arm beat the seed,
 /// the floor and the other searches at p < 0.05?
 fn verdict(r: &SettingResult) -> String {
@@ -275,16 +328,15 @@ fn verdict(r: &SettingResult) -> String {
     {
         let mut beats = Vec::new();
         let mut not = Vec::new();
-        for b in r.arms.iter().filter(|b| {
-            matches!(
-                b.arm,
-                RealArm::Seed | RealArm::RandomPolicy | RealArm::RandomSearch | RealArm::PromptOnly
-            )
+        for b in r.arms.iter().filter(|b| match b.arm {
+            RealArm::Seed | RealArm::RandomPolicy => true,
+            RealArm::RandomSearch | RealArm::PromptOnly => b.seed == a.seed,
+            _ => false,
         }) {
             let (better, worse, p) = paired(&a.outcomes, &b.outcomes);
             let text = format!(
                 "{} ({better} better, {worse} worse, p = {p:.3})",
-                b.arm.label()
+                arm_title(b)
             );
             if better > worse && p < 0.05 {
                 beats.push(text);
@@ -369,5 +421,92 @@ mod tests {
         let (better, worse, p) = paired(&[true; 8], &[false; 8]);
         assert_eq!((better, worse), (8, 0));
         assert!((p - 2.0 / 256.0).abs() < 1e-12, "{p}");
+    }
+
+    fn arm(arm: RealArm, seed: Option<u64>, wins: usize, ships: usize) -> ArmResult {
+        ArmResult {
+            arm,
+            seed,
+            outcomes: (0..10).map(|i| i < wins).collect(),
+            held_out_mean_tokens: 0.0,
+            train_episodes: if arm.evolves() { 100 } else { 0 },
+            train_tokens: 0,
+            seconds: 0.0,
+            ships,
+            curve: Vec::new(),
+            harness: String::new(),
+            rounds: Vec::new(),
+            proposer: None,
+            run_dir: None,
+        }
+    }
+
+    fn setting(arms: Vec<ArmResult>) -> SettingResult {
+        SettingResult {
+            setting: super::super::Setting::parse("easy").unwrap(),
+            train_env: String::new(),
+            held_out_env: String::new(),
+            held_out_split: String::new(),
+            arms,
+        }
+    }
+
+    #[test]
+    fn searches_are_compared_at_the_same_evolution_seed_only() {
+        let r = setting(vec![
+            arm(RealArm::Seed, None, 1, 0),
+            arm(RealArm::RandomPolicy, None, 3, 0),
+            arm(RealArm::RandomSearch, Some(1), 1, 0),
+            arm(RealArm::RandomSearch, Some(2), 2, 1),
+            arm(RealArm::Aegis, Some(1), 6, 1),
+            arm(RealArm::Aegis, Some(2), 5, 1),
+        ]);
+        let pairs: Vec<String> = comparisons(&r)
+            .iter()
+            .map(|(a, b)| format!("{} / {}", arm_title(a), arm_title(b)))
+            .collect();
+        // Each search against the seed and the floor; AEGIS against random search of its
+        // own seed; no AEGIS seed against another.
+        assert_eq!(pairs.len(), 4 * 2 + 2, "{pairs:#?}");
+        assert!(pairs.contains(&"AEGIS (seed 2) / random mutation search (seed 2)".into()));
+        assert!(!pairs.contains(&"AEGIS (seed 2) / random mutation search (seed 1)".into()));
+        assert!(!pairs
+            .iter()
+            .any(|p| p.starts_with("AEGIS (seed 1) / AEGIS")));
+        let words = verdict(&r);
+        assert!(
+            words.contains("random mutation search (seed 1) (5 better"),
+            "{words}"
+        );
+        assert!(!words.contains("(seed 2) (5 better"), "{words}");
+    }
+
+    #[test]
+    fn several_seeds_get_a_summary_row_per_arm_and_one_seed_none() {
+        let mut text = String::new();
+        render_across_seeds(
+            &mut text,
+            &setting(vec![
+                arm(RealArm::Seed, None, 1, 0),
+                arm(RealArm::Aegis, Some(1), 6, 1),
+                arm(RealArm::Aegis, Some(2), 1, 0),
+                arm(RealArm::Aegis, Some(3), 5, 1),
+            ]),
+        );
+        assert!(
+            text.contains(
+                "| AEGIS | 6/10 (seed 1), 1/10 (seed 2), 5/10 (seed 3) | 12/30 (0.400) | 2 of 3 | 300 |"
+            ),
+            "{text}"
+        );
+        let mut one = String::new();
+        render_across_seeds(
+            &mut one,
+            &setting(vec![
+                arm(RealArm::Seed, None, 1, 0),
+                arm(RealArm::Aegis, Some(1), 6, 1),
+            ]),
+        );
+        assert_eq!(one, "");
     }
 }
