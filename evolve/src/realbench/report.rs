@@ -18,7 +18,7 @@ pub fn write(run: &RealBenchRun) -> Result<(), String> {
     let plots = plot_dir(out);
     std::fs::create_dir_all(&plots).map_err(|e| format!("`{}`: {e}", plots.display()))?;
     for s in &run.settings {
-        let path = plots.join(plot_name(s));
+        let path = plots.join(plot_name(out, s));
         write_atomic(&path, plot(run, s).as_bytes())
             .map_err(|e| format!("`{}`: {e}", path.display()))?;
     }
@@ -31,8 +31,17 @@ fn plot_dir(out: &Path) -> PathBuf {
         .map_or_else(|| PathBuf::from("bench"), |d| d.join("bench"))
 }
 
-fn plot_name(s: &SettingResult) -> String {
-    format!("real-{}.svg", s.setting.name)
+/// `bench/<report>-<setting>.svg`, named after the report (lower case, `-` for `_`) so that
+/// two reports written to the same directory keep their own plots.
+fn plot_name(out: &Path, s: &SettingResult) -> String {
+    let report = out
+        .file_stem()
+        .map_or_else(
+            || "real".to_string(),
+            |x| x.to_string_lossy().to_lowercase(),
+        )
+        .replace('_', "-");
+    format!("{report}-{}.svg", s.setting.name)
 }
 
 fn arm_title(a: &ArmResult) -> String {
@@ -147,12 +156,12 @@ pub fn render(run: &RealBenchRun) -> String {
         a.held_out_tasks
     );
     for setting in &run.settings {
-        render_setting(&mut s, setting);
+        render_setting(&mut s, &a.out, setting);
     }
     s
 }
 
-fn render_setting(s: &mut String, r: &SettingResult) {
+fn render_setting(s: &mut String, out: &Path, r: &SettingResult) {
     let _ = writeln!(s, "## `{}`: {}\n", r.setting.name, r.setting.about);
     let _ = writeln!(
         s,
@@ -216,7 +225,7 @@ fn render_setting(s: &mut String, r: &SettingResult) {
     let _ = writeln!(
         s,
         "\n![held-out success against train episodes spent](bench/{})\n",
-        plot_name(r)
+        plot_name(out, r)
     );
     for a in r.arms.iter().filter(|a| a.arm.evolves()) {
         let _ = writeln!(s, "### {}\n", arm_title(a));
@@ -479,6 +488,19 @@ mod tests {
             "{words}"
         );
         assert!(!words.contains("(seed 2) (5 better"), "{words}");
+    }
+
+    #[test]
+    fn plots_are_named_after_their_report() {
+        let r = setting(Vec::new());
+        assert_eq!(
+            plot_name(Path::new("docs/BENCHMARKS_REAL.md"), &r),
+            "benchmarks-real-easy.svg"
+        );
+        assert_eq!(
+            plot_name(Path::new("docs/BENCHMARKS_REAL_SEEDS.md"), &r),
+            "benchmarks-real-seeds-easy.svg"
+        );
     }
 
     #[test]
