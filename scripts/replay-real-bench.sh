@@ -3,7 +3,7 @@
 #
 #   scripts/replay-real-bench.sh [REPORT ...]
 #
-# For each REPORT (default: docs/BENCHMARKS_REAL.md and docs/BENCHMARKS_REAL_HARD.md), reruns
+# For each REPORT (default: the three docs/BENCHMARKS_REAL*.md), reruns
 # the `harnessx bench real` command named in its first line against the response cache kept
 # in the repository (docs/bench/real-bench-cache.tar.xz, the replies SmolLM2-135M gave when
 # the report was made), with `--model replay:DIR`: no model server is asked, and a request
@@ -21,7 +21,7 @@ if [[ ! -x "$harnessx" ]]; then
   cargo build -q -p harnessx
 fi
 if [[ $# -eq 0 ]]; then
-  set -- docs/BENCHMARKS_REAL.md docs/BENCHMARKS_REAL_HARD.md
+  set -- docs/BENCHMARKS_REAL.md docs/BENCHMARKS_REAL_HARD.md docs/BENCHMARKS_REAL_SEEDS.md
 fi
 
 tmp="$(mktemp -d)"

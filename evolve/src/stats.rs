@@ -282,12 +282,20 @@ pub struct Regression {
     pub candidate: Rate,
 }
 
-/// The seesaw rule: every task whose parent success rate over its seeds is at least
-/// `reliable` (e.g. 2/3) and whose candidate rate is below `reliable` — the candidate
-/// must keep solving reliably what the parent solved reliably. Requiring the candidate
-/// to stay above the bar, rather than never to drop, tolerates one unlucky seed on a
-/// task the parent solved 3/3. A task missing from `candidate` counts as a regression
-/// (the gate must evaluate the same pairs). Sorted by task.
+/// The fewest seeds on which the parent must have played a task before the seesaw rule
+/// calls it solved reliably. One success is not reliability: with one seed per task (what a
+/// real model's budget allows) every game a stochastic parent won once by luck would veto
+/// any candidate that lost it, however many others it won. Such a loss still counts
+/// against the candidate in the paired test.
+pub const MIN_RELIABLE_TRIALS: u64 = 2;
+
+/// The seesaw rule: every task whose parent success rate over its seeds (at least
+/// [`MIN_RELIABLE_TRIALS`] of them) is at least `reliable` (e.g. 2/3) and whose candidate
+/// rate is below `reliable` — the candidate must keep solving reliably what the parent
+/// solved reliably. Requiring the candidate to stay above the bar, rather than never to
+/// drop, tolerates one unlucky seed on a task the parent solved 3/3. A task missing from
+/// `candidate` counts as a regression (the gate must evaluate the same pairs). Sorted by
+/// task.
 pub fn seesaw(
     parent: &BTreeMap<u64, Rate>,
     candidate: &BTreeMap<u64, Rate>,
@@ -298,7 +306,7 @@ pub fn seesaw(
     let meets = |r: &Rate| r.trials > 0 && r.successes as f64 >= reliable * r.trials as f64 - EPS;
     parent
         .iter()
-        .filter(|(_, p)| meets(p))
+        .filter(|(_, p)| p.trials >= MIN_RELIABLE_TRIALS && meets(p))
         .filter_map(|(&task, p)| {
             let c = candidate.get(&task).copied().unwrap_or_default();
             (!meets(&c)).then_some(Regression {

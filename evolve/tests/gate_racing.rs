@@ -175,9 +175,11 @@ proptest! {
 fn the_bootstrap_futility_check_never_drops_a_candidate_that_could_ship() {
     // Under the bootstrap only direction and the seesaw rule are used early: a candidate
     // with more wins than losses so far and no regression is never dropped.
-    let parent = eval(6, &[false, false, false, false, false, true]);
-    let mut seen: Vec<Option<Outcome>> = vec![None; 6];
-    let c = eval(6, &[true, true, false, false, false, true]);
+    // Six tasks on two seeds each (pair i is task i % 6); the parent wins task 5 on both.
+    let (f, t) = (false, true);
+    let parent = eval(6, &[f, f, f, f, f, t, f, f, f, f, f, t]);
+    let mut seen: Vec<Option<Outcome>> = vec![None; 12];
+    let c = eval(6, &[t, t, f, f, f, t, f, f, f, f, f, t]);
     seen[0] = Some(c.outcomes[0].clone());
     seen[2] = Some(c.outcomes[2].clone());
     let gate = cfg(GateMode::Racing, Test::Bootstrap, 1.0, 0.05, 0.5);

@@ -118,6 +118,20 @@ fn seesaw_lists_reliable_tasks_that_regress() {
 }
 
 #[test]
+fn one_seed_is_no_evidence_of_reliability() {
+    let r = Rate::new;
+    // Task 1 won on its only seed and lost by the candidate: the paired test counts that
+    // loss; the seesaw rule has no reliability to protect. Task 2, won on both seeds, does.
+    let parent = BTreeMap::from([(1, r(1, 1)), (2, r(2, 2))]);
+    let candidate = BTreeMap::from([(1, r(0, 1)), (2, r(1, 2))]);
+    let tasks: Vec<u64> = seesaw(&parent, &candidate, 1.0)
+        .iter()
+        .map(|g| g.task)
+        .collect();
+    assert_eq!(tasks, [2]);
+}
+
+#[test]
 fn beta_draws_have_the_right_mean() {
     let mut rng = SeededRng::new(11);
     for (a, b) in [(3.0, 7.0), (0.5, 0.5), (40.0, 2.0)] {
