@@ -281,14 +281,15 @@ fn render_setting(s: &mut String, out: &Path, r: &SettingResult) {
 /// their total, and how many of its runs shipped anything, so the spread between seeds is
 /// read in one line instead of across the big table.
 fn render_across_seeds(s: &mut String, r: &SettingResult) {
-    let mut arms: Vec<RealArm> = Vec::new();
+    // The evolving arms' runs, grouped by arm in report order.
+    let mut groups: Vec<Vec<&ArmResult>> = Vec::new();
     for a in r.arms.iter().filter(|a| a.arm.evolves()) {
-        if !arms.contains(&a.arm) {
-            arms.push(a.arm);
+        match groups.iter_mut().find(|g| g[0].arm == a.arm) {
+            Some(g) => g.push(a),
+            None => groups.push(vec![a]),
         }
     }
-    let runs = |arm: RealArm| r.arms.iter().filter(move |a| a.arm == arm);
-    if !arms.iter().any(|&arm| runs(arm).count() > 1) {
+    if groups.iter().all(|g| g.len() < 2) {
         return;
     }
     let _ = writeln!(
@@ -300,8 +301,9 @@ fn render_across_seeds(s: &mut String, r: &SettingResult) {
         "| arm | by seed | all seeds | runs that shipped | train episodes spent |"
     );
     let _ = writeln!(s, "|---|---|---|---|---|");
-    for arm in arms {
-        let by_seed: Vec<String> = runs(arm)
+    for runs in groups {
+        let by_seed: Vec<String> = runs
+            .iter()
             .map(|a| {
                 format!(
                     "{}/{}{}",
@@ -311,17 +313,17 @@ fn render_across_seeds(s: &mut String, r: &SettingResult) {
                 )
             })
             .collect();
-        let k: u64 = runs(arm).map(ArmResult::successes).sum();
-        let n: usize = runs(arm).map(|a| a.outcomes.len()).sum();
-        let shipped = runs(arm).filter(|a| a.ships > 0).count();
-        let spent: u64 = runs(arm).map(|a| a.train_episodes).sum();
+        let k: u64 = runs.iter().map(|a| a.successes()).sum();
+        let n: usize = runs.iter().map(|a| a.outcomes.len()).sum();
+        let shipped = runs.iter().filter(|a| a.ships > 0).count();
+        let spent: u64 = runs.iter().map(|a| a.train_episodes).sum();
         let _ = writeln!(
             s,
             "| {} | {} | {k}/{n} ({:.3}) | {shipped} of {} | {spent} |",
-            arm.label(),
+            runs[0].arm.label(),
             by_seed.join(", "),
             if n == 0 { 0.0 } else { k as f64 / n as f64 },
-            runs(arm).count()
+            runs.len()
         );
     }
 }
@@ -337,11 +339,11 @@ fn verdict(r: &SettingResult) -> String {
     {
         let mut beats = Vec::new();
         let mut not = Vec::new();
-        for b in r.arms.iter().filter(|b| match b.arm {
-            RealArm::Seed | RealArm::RandomPolicy => true,
-            RealArm::RandomSearch | RealArm::PromptOnly => b.seed == a.seed,
-            _ => false,
-        }) {
+        // The report's own comparisons of this arm, other AEGIS arms aside.
+        let against = comparisons(r).into_iter().filter(|(x, b)| {
+            std::ptr::eq(*x, a) && !matches!(b.arm, RealArm::Aegis | RealArm::AegisProposer)
+        });
+        for (_, b) in against {
             let (better, worse, p) = paired(&a.outcomes, &b.outcomes);
             let text = format!(
                 "{} ({better} better, {worse} worse, p = {p:.3})",
@@ -503,32 +505,30 @@ mod tests {
         );
     }
 
+    fn across_seeds(arms: Vec<ArmResult>) -> String {
+        let mut text = String::new();
+        render_across_seeds(&mut text, &setting(arms));
+        text
+    }
+
     #[test]
     fn several_seeds_get_a_summary_row_per_arm_and_one_seed_none() {
-        let mut text = String::new();
-        render_across_seeds(
-            &mut text,
-            &setting(vec![
-                arm(RealArm::Seed, None, 1, 0),
-                arm(RealArm::Aegis, Some(1), 6, 1),
-                arm(RealArm::Aegis, Some(2), 1, 0),
-                arm(RealArm::Aegis, Some(3), 5, 1),
-            ]),
-        );
+        let text = across_seeds(vec![
+            arm(RealArm::Seed, None, 1, 0),
+            arm(RealArm::Aegis, Some(1), 6, 1),
+            arm(RealArm::Aegis, Some(2), 1, 0),
+            arm(RealArm::Aegis, Some(3), 5, 1),
+        ]);
         assert!(
             text.contains(
                 "| AEGIS | 6/10 (seed 1), 1/10 (seed 2), 5/10 (seed 3) | 12/30 (0.400) | 2 of 3 | 300 |"
             ),
             "{text}"
         );
-        let mut one = String::new();
-        render_across_seeds(
-            &mut one,
-            &setting(vec![
-                arm(RealArm::Seed, None, 1, 0),
-                arm(RealArm::Aegis, Some(1), 6, 1),
-            ]),
-        );
+        let one = across_seeds(vec![
+            arm(RealArm::Seed, None, 1, 0),
+            arm(RealArm::Aegis, Some(1), 6, 1),
+        ]);
         assert_eq!(one, "");
     }
 }
