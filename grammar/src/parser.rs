@@ -1009,8 +1009,9 @@ pub fn template_vars(raw: &str, raw_start: usize) -> Vec<TemplateVar> {
 
 /// The `{{ path }}` holes of a text: `(start, end, trimmed path)`, left to right.
 ///
-/// A hole's inside holds no `{`, `}`, `\` or control character (so no escape and no line
-/// break): that way a hole reads the same in the source and in the decoded value, and the
+/// A hole's inside holds no `{`, `}`, `\`, `"` or control character (so no escape and no
+/// line break; a `"` is escaped in a plain string): that way a hole reads the same in the
+/// source and in the decoded value, and the
 /// printer can write every string back with exactly the holes it had. Anything else —
 /// `{{` without `}}`, or `\u{7b}\u{7b}x}}` — is literal text.
 pub fn holes(text: &str) -> Vec<(usize, usize, String)> {
@@ -1025,7 +1026,7 @@ pub fn holes(text: &str) -> Vec<(usize, usize, String)> {
         let content = &inside[..close];
         if content
             .chars()
-            .any(|c| c == '{' || c == '}' || c == '\\' || c.is_control())
+            .any(|c| matches!(c, '{' | '}' | '\\' | '"') || c.is_control())
         {
             // Not a hole here; a hole may still start at the next `{`.
             from = open + 1;

@@ -253,3 +253,12 @@ fn only_one_line_tools_and_prompts_are_grouped() {
     let expected = "harness h {\n  tool a() # a\n  # above b\n  tool b() { x = 1 }\n\n  tool c() {\n    x = 1 # on x\n  }\n\n  tool d()\n\n  prompt p \"p\"\n  prompt q \"q\"\n\n  @frozen\n  prompt r \"r\"\n\n  prompt s \"\"\"\n    s\n  \"\"\"\n\n  prompt t \"t\"\n}\n";
     assert_eq!(assert_round_trip("grouping", src), expected);
 }
+
+/// A `{{ .. }}` whose inside holds a `"` is literal text: in a plain string the `"` is
+/// written `\"`, so a hole there would read differently in the source and in the value, and
+/// printing such a string twice gave two texts (found by `random_trees_round_trip`).
+#[test]
+fn braces_around_quotes_are_literal_and_print_stably() {
+    assert!(harnessx_syntax::parser::holes("{{\"\"\"}}").is_empty());
+    assert_eq!(harnessx_syntax::parser::holes("{{ goal }}").len(), 1);
+}
