@@ -6,7 +6,7 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
@@ -120,6 +120,8 @@ pub struct Seen {
 pub struct FakeOpenAi {
     pub url: String,
     pub seen: Arc<Mutex<Vec<Seen>>>,
+    /// How many requests got a 503 ([`FakeOpenAi::failing_every`]).
+    refused: Arc<AtomicUsize>,
     stop: Arc<AtomicBool>,
     thread: Option<JoinHandle<()>>,
 }
@@ -168,7 +170,8 @@ impl FakeOpenAi {
             .expect("an IP address");
         let seen = Arc::new(Mutex::new(Vec::new()));
         let stop = Arc::new(AtomicBool::new(false));
-        let (seen2, stop2) = (Arc::clone(&seen), Arc::clone(&stop));
+        let refused = Arc::new(AtomicUsize::new(0));
+        let (seen2, stop2, refused2) = (Arc::clone(&seen), Arc::clone(&stop), Arc::clone(&refused));
         let thread = std::thread::spawn(move || {
             // A safety net against a leaked server, not a time limit: a compiled run builds
             // its runner crate first, which takes minutes on a loaded machine.
@@ -181,6 +184,7 @@ impl FakeOpenAi {
                 received += 1;
                 let nth = |n: usize| received.checked_rem(n) == Some(0);
                 if matches!(mode, Mode::FailEvery(n) if nth(n)) {
+                    refused2.fetch_add(1, Ordering::SeqCst);
                     let _ = req.respond(
                         tiny_http::Response::from_string("overloaded").with_status_code(503),
                     );
@@ -228,6 +232,7 @@ impl FakeOpenAi {
         FakeOpenAi {
             url: format!("http://127.0.0.1:{port}/v1"),
             seen,
+            refused,
             stop,
             thread: Some(thread),
         }
@@ -236,6 +241,11 @@ impl FakeOpenAi {
     /// The model spec that reaches this server, reading the key from `key_env`.
     pub fn spec(&self, key_env: &str) -> String {
         format!("openai:{}#scripted?key_env={key_env}&retries=0", self.url)
+    }
+
+    /// How many requests were answered with a 503 so far.
+    pub fn refused(&self) -> usize {
+        self.refused.load(Ordering::SeqCst)
     }
 
     pub fn requests(&self) -> Vec<Seen> {
