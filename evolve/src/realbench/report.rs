@@ -345,8 +345,10 @@ fn verdict(r: &SettingResult) -> String {
         });
         for (_, b) in against {
             let (better, worse, p) = paired(&a.outcomes, &b.outcomes);
+            // Four decimals, as in the table: three would print the strongest results
+            // as "p = 0.000".
             let text = format!(
-                "{} ({better} better, {worse} worse, p = {p:.3})",
+                "{} ({better} better, {worse} worse, p = {p:.4})",
                 arm_title(b)
             );
             if better > worse && p < 0.05 {
@@ -355,20 +357,20 @@ fn verdict(r: &SettingResult) -> String {
                 not.push(text);
             }
         }
-        lines.push(format!(
-            "- {}: significantly better (p < 0.05) than {}; not significantly better than {}.",
-            arm_title(a),
-            if beats.is_empty() {
-                "none".into()
-            } else {
-                beats.join(", ")
-            },
-            if not.is_empty() {
-                "none".into()
-            } else {
+        let line = match (beats.is_empty(), not.is_empty()) {
+            (false, true) => format!("significantly better (p < 0.05) than {}", beats.join(", ")),
+            (false, false) => format!(
+                "significantly better (p < 0.05) than {}; not significantly better than {}",
+                beats.join(", "),
                 not.join(", ")
-            },
-        ));
+            ),
+            (true, false) => format!(
+                "not significantly better (p < 0.05) than any arm it is compared with: {}",
+                not.join(", ")
+            ),
+            (true, true) => "compared with no other arm".to_string(),
+        };
+        lines.push(format!("- {}: {line}.", arm_title(a)));
     }
     lines.join("\n")
 }
@@ -490,6 +492,37 @@ mod tests {
             "{words}"
         );
         assert!(!words.contains("(seed 2) (5 better"), "{words}");
+    }
+
+    #[test]
+    fn the_verdict_names_only_the_lists_that_hold_arms() {
+        let all = verdict(&setting(vec![
+            arm(RealArm::Seed, None, 0, 0),
+            arm(RealArm::Aegis, Some(1), 10, 1),
+        ]));
+        assert_eq!(
+            all,
+            "- AEGIS (seed 1): significantly better (p < 0.05) than seed harness \
+             (10 better, 0 worse, p = 0.0020)."
+        );
+        let some = verdict(&setting(vec![
+            arm(RealArm::Seed, None, 0, 0),
+            arm(RealArm::RandomPolicy, None, 9, 0),
+            arm(RealArm::Aegis, Some(1), 10, 1),
+        ]));
+        assert!(
+            some.contains("; not significantly better than random admissible action"),
+            "{some}"
+        );
+        let none = verdict(&setting(vec![
+            arm(RealArm::Seed, None, 5, 0),
+            arm(RealArm::Aegis, Some(1), 5, 0),
+        ]));
+        assert_eq!(
+            none,
+            "- AEGIS (seed 1): not significantly better (p < 0.05) than any arm it is \
+             compared with: seed harness (0 better, 0 worse, p = 1.0000)."
+        );
     }
 
     #[test]
