@@ -240,11 +240,16 @@ fn render_setting(s: &mut String, out: &Path, r: &SettingResult) {
             for c in &round.candidates {
                 let _ = writeln!(
                     s,
-                    "- round {}: {} for {} ({}): {}{}",
+                    "- round {}: {} for {}{}: {}{}",
                     round.round,
                     c.operator,
                     c.class.name(),
-                    c.summary,
+                    // A proposer's candidate that never checked has no edit to name.
+                    if c.summary.is_empty() {
+                        String::new()
+                    } else {
+                        format!(" ({})", c.summary)
+                    },
                     if c.shipped { "shipped" } else { "rejected" },
                     if c.reason.is_empty() {
                         String::new()
