@@ -11,6 +11,21 @@ fn summary_line<'a>(out: &'a str, prefix: &str) -> Option<&'a str> {
     out.lines().find(|l| l.starts_with(prefix))
 }
 
+/// The number that starts a summary line after `prefix` ("model requests retried: 14 (5xx:
+/// 14)"), 0 when the summary has no such line (it prints none for zero).
+fn summary_count(out: &str, prefix: &str) -> u64 {
+    summary_line(out, prefix).map_or(0, |l| {
+        l[prefix.len()..]
+            .split_whitespace()
+            .next()
+            .and_then(|n| n.parse().ok())
+            .unwrap_or_else(|| panic!("unreadable count: {l}"))
+    })
+}
+
+const RETRIED: &str = "model requests retried: ";
+const RERUN: &str = "episodes re-run after an infrastructure failure: ";
+
 #[test]
 fn retries_absorb_server_errors_and_the_summary_counts_them() {
     let dir = scratch("run-faults");
@@ -44,25 +59,16 @@ fn retries_absorb_server_errors_and_the_summary_counts_them() {
         let out = run(&faulty, extra);
         // Same episodes scored, same successes, steps and tokens as without faults.
         assert_eq!(results(&out), results(&clean), "{extra:?}: {out}");
-        let count = |prefix: &str| {
-            summary_line(&out, prefix).map(|l| {
-                l[prefix.len()..]
-                    .split_whitespace()
-                    .next()
-                    .and_then(|n| n.parse::<usize>().ok())
-                    .unwrap_or_else(|| panic!("{extra:?}: unreadable count: {l}"))
-            })
-        };
-        let retried = summary_line(&out, "model requests retried: ")
+        let retried = summary_line(&out, RETRIED)
             .unwrap_or_else(|| panic!("{extra:?}: no retries counted: {out}"));
         assert!(retried.contains("5xx: "), "{extra:?}: {retried}");
-        let n = count("model requests retried: ").unwrap_or(0);
+        let n = summary_count(&out, RETRIED);
         // Every 503 the server sent is accounted for: it was retried, or it was the last
         // attempt of a request whose retries ran out (with two episodes in flight, one
         // request's attempts can keep landing on the failing slots), and that episode was
         // re-run — so the rerun line says how many such requests there were.
-        let reruns = count("episodes re-run after an infrastructure failure: ").unwrap_or(0);
-        let refused = faulty.refused();
+        let reruns = summary_count(&out, RERUN);
+        let refused = faulty.refused() as u64;
         assert!(refused >= 1, "{extra:?}: the server refused nothing");
         assert_eq!(
             n + reruns,
@@ -134,12 +140,7 @@ fn a_bridge_killed_at_random_steps_gives_the_undisturbed_run() {
     assert_eq!(o.status.code(), Some(0), "{}", text(&o.stderr));
     let clean = text(&o.stdout);
     let results = |out: &str| out.lines().nth(2).map(str::to_string);
-    let reruns = |out: &str| {
-        summary_line(out, "episodes re-run after an infrastructure failure: ")
-            .and_then(|l| l.rsplit(' ').next())
-            .and_then(|n| n.parse::<u64>().ok())
-            .unwrap_or(0)
-    };
+    let reruns = |out: &str| summary_count(out, RERUN);
     assert_eq!(reruns(&clean), 0, "{clean}");
     for (name, extra) in [("interpreted", &["--interpret"][..]), ("compiled", &[][..])] {
         let chaos = dir.join(format!("chaos-{name}"));

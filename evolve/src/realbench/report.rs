@@ -337,6 +337,7 @@ fn render_across_seeds(s: &mut String, r: &SettingResult) {
 /// the floor and the other searches at p < 0.05?
 fn verdict(r: &SettingResult) -> String {
     let mut lines = Vec::new();
+    let pairs = comparisons(r);
     for a in r
         .arms
         .iter()
@@ -345,7 +346,7 @@ fn verdict(r: &SettingResult) -> String {
         let mut beats = Vec::new();
         let mut not = Vec::new();
         // The report's own comparisons of this arm, other AEGIS arms aside.
-        let against = comparisons(r).into_iter().filter(|(x, b)| {
+        let against = pairs.iter().filter(|(x, b)| {
             std::ptr::eq(*x, a) && !matches!(b.arm, RealArm::Aegis | RealArm::AegisProposer)
         });
         for (_, b) in against {
